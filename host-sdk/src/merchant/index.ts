@@ -1,0 +1,6 @@
+/**
+ * The money-receiving terminal (merchant side): orders with a dynamic EMV MPM QR,
+ * pay-code charges, live results, the amount comparison module, receipts, refunds, and
+ * the cashier's web page.
+ */
+export * from './amount-comparison';
