@@ -75,7 +75,7 @@ export class SimUart implements Uart {
   }
 
   write(data: Uint8Array): Promise<void> {
-    this.assertOpen();
+    if (!this.open_) return Promise.reject(this.notOpen());
     const copy = Uint8Array.from(data);
     this.inFlight++;
     const run = this.writeChain.then(async () => {
@@ -102,13 +102,13 @@ export class SimUart implements Uart {
   }
 
   drain(): Promise<void> {
-    this.assertOpen();
+    if (!this.open_) return Promise.reject(this.notOpen());
     if (this.inFlight === 0) return tick();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   read(maxBytes = 65536): Promise<Uint8Array> {
-    this.assertOpen();
+    if (!this.open_) return Promise.reject(this.notOpen());
     if (this.pendingRead)
       return Promise.reject(new TransportError('a read is already pending', { code: 'READ_PENDING', device: this.path }));
     return new Promise((resolve, reject) => {
@@ -161,7 +161,11 @@ export class SimUart implements Uart {
   }
 
   private assertOpen(): void {
-    if (!this.open_) throw new TransportError(`${this.path} is not open`, { code: 'NOT_OPEN', device: this.path });
+    if (!this.open_) throw this.notOpen();
+  }
+
+  private notOpen(): TransportError {
+    return new TransportError(`${this.path} is not open`, { code: 'NOT_OPEN', device: this.path });
   }
 }
 
