@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 mkdir -p .cache
 status=0
 echo "== typecheck"; npx tsc -p tsconfig.json || status=1
-echo "== lint"; npx biome check . || status=1
+echo "== lint"; npx biome check --diagnostic-level=error . || status=1
 echo "== vitest"
 npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json "$@" || status=1
 if [ -f .cache/vitest.json ]; then

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import pkg from '../package.json' with { type: 'json' };
 import { recordingIo } from '../src/cli/io';
 import { main } from '../src/cli/program';
-import pkg from '../package.json' with { type: 'json' };
 
 describe('handset CLI', () => {
   it('prints its version', async () => {
