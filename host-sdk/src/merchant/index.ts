@@ -4,3 +4,4 @@
  * the cashier's web page.
  */
 export * from './amount-comparison';
+export * from './hid-scanner';
