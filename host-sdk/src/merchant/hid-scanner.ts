@@ -12,7 +12,8 @@
  * Some hidraw stacks prefix a report id byte; pass `reportId` to strip it.
  */
 
-import { HandsetError, type HidDevice, throwIfAborted, ValidationError } from '@handset/device-drivers/core';
+import { HandsetError, throwIfAborted, ValidationError } from '@handset/device-drivers/core';
+import type { HidDevice } from '@handset/device-drivers/transport';
 
 /** HID usage ids (page 0x07) the decoder understands. */
 export const HID_USAGE = {
