@@ -1,0 +1,69 @@
+/** PostgreSQL plumbing shared by the PostgreSQL stores: pool, schema, retried transactions. */
+import { HandsetError, ValidationError } from '@handset/device-drivers/core';
+import pg from 'pg';
+
+export interface PgConnectOptions {
+  /** e.g. `postgres://postgres@127.0.0.1:5432/test`. Ignored when `pool` is given. */
+  connectionString?: string;
+  /** Share one pool between stores; the store then does not end it on close(). */
+  pool?: pg.Pool;
+  /** Schema holding the tables (created if missing). Default `handset`. */
+  schema?: string;
+  /** Pool size when the store creates the pool. Default 8. */
+  max?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function checkSchemaName(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) throw new ValidationError(`bad PostgreSQL schema name '${schema}'`, { device: 'cloud' });
+  return schema;
+}
+
+export function makePool(o: PgConnectOptions): { pool: pg.Pool; owned: boolean } {
+  if (o.pool) return { pool: o.pool, owned: false };
+  const pool = new pg.Pool({
+    connectionString: o.connectionString ?? 'postgres://postgres@127.0.0.1:5432/test',
+    max: o.max ?? 8,
+  });
+  pool.on('error', () => {
+    /* idle client errors (server restart) surface on the next query */
+  });
+  return { pool, owned: true };
+}
+
+/** SQLSTATEs after which the whole transaction is safely retried. */
+const RETRYABLE = new Set(['40001', '40P01', '23505']);
+
+/**
+ * Runs `fn` in one transaction (READ COMMITTED; row locks taken by `fn`), retrying on
+ * serialization failures, deadlocks and unique violations (a concurrent writer inserted
+ * the same id: the retry then sees it and replays the first outcome).
+ */
+export async function pgTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, attempts = 8): Promise<T> {
+  for (let i = 1; ; i++) {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      c.release();
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      c.release();
+      const code = (err as { code?: string }).code;
+      if (i < attempts && code && RETRYABLE.has(code)) continue;
+      if (err instanceof HandsetError) throw err;
+      throw new HandsetError('STORE', `PostgreSQL: ${(err as Error).message}`, {
+        device: 'cloud',
+        cause: err,
+        details: { code },
+      });
+    }
+  }
+}
+
+export async function dropSchema(pool: pg.Pool, schema: string): Promise<void> {
+  await pool.query(`DROP SCHEMA IF EXISTS "${checkSchemaName(schema)}" CASCADE`);
+}
