@@ -1,0 +1,6 @@
+export * from './driver';
+export * from './image';
+export * from './protocol';
+export * from './random';
+export * from './scene';
+export * from './sim';
