@@ -1,0 +1,7 @@
+/**
+ * Linux implementations of the transport interfaces. Each loads its native module lazily
+ * (inside `open()`/`requestLine()`), so importing this module never needs the library or
+ * the device.
+ */
+export * from './socat';
+export * from './uart';
