@@ -9,5 +9,6 @@ export * from './encoding';
 export * from './errors';
 export * from './messages';
 export * from './money';
+export * from './paycode';
 export * from './signing';
 export * from './topics';
