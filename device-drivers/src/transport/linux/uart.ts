@@ -1,7 +1,34 @@
 import { stat } from 'node:fs/promises';
-import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-cpp';
 import { CanceledError, TransportError } from '../../core/errors';
 import type { Uart, UartOptions } from '../uart';
+
+/**
+ * The part of node-serialport's `BindingPortInterface` (@serialport/bindings-interface)
+ * this transport uses. Declared here because that package's exports map hides its types
+ * from moduleResolution Bundler; bindings-cpp's ports and `MockBinding` ports fit it.
+ */
+export interface SerialBindingPort {
+  isOpen: boolean;
+  close(): Promise<void>;
+  /** Resolves with at least one byte; rejects with `{canceled: true}` when the port closes. */
+  read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }>;
+  write(buffer: Buffer): Promise<void>;
+  update(options: { baudRate: number }): Promise<void>;
+  flush(): Promise<void>;
+  drain(): Promise<void>;
+}
+
+/** The part of node-serialport's `BindingInterface` this transport uses. */
+export interface SerialBinding {
+  open(options: {
+    path: string;
+    baudRate: number;
+    dataBits?: 5 | 6 | 7 | 8;
+    stopBits?: 1 | 1.5 | 2;
+    parity?: string;
+    lock?: boolean;
+  }): Promise<SerialBindingPort>;
+}
 
 export interface SerialPortUartOptions extends UartOptions {
   /**
@@ -9,7 +36,7 @@ export interface SerialPortUartOptions extends UartOptions {
    * from `@serialport/bindings-cpp`, imported lazily inside `open()` so a machine without
    * the native module still loads this package. Tests may pass `MockBinding`.
    */
-  binding?: BindingInterface;
+  binding?: SerialBinding;
   /**
    * Bytes kept in process while nobody reads. When full, the background reader stops
    * pulling and the kernel's tty buffer takes over. Default 1 MiB.
@@ -34,7 +61,7 @@ export class SerialPortUart implements Uart {
   readonly path: string;
   baudRate: number;
   private readonly options: SerialPortUartOptions;
-  private port: BindingPortInterface | undefined;
+  private port: SerialBindingPort | undefined;
   private opening = false;
   private rx: Uint8Array[] = [];
   private rxLen = 0;
@@ -66,7 +93,7 @@ export class SerialPortUart implements Uart {
         throw new TransportError(`serial port ${this.path} does not exist`, { code: 'PORT_NOT_FOUND', device: this.path, cause });
       }
       const binding = this.options.binding ?? (await loadBinding(this.path));
-      let port: BindingPortInterface;
+      let port: SerialBindingPort;
       try {
         port = await binding.open({
           path: this.path,
@@ -188,7 +215,7 @@ export class SerialPortUart implements Uart {
     this.spaceWaiter?.();
   }
 
-  private async pump(port: BindingPortInterface): Promise<void> {
+  private async pump(port: SerialBindingPort): Promise<void> {
     const buf = Buffer.alloc(65536);
     while (this.port === port) {
       if (this.rxLen >= this.readBufferSize) {
@@ -250,10 +277,10 @@ export class SerialPortUart implements Uart {
   }
 }
 
-async function loadBinding(path: string): Promise<BindingInterface> {
+async function loadBinding(path: string): Promise<SerialBinding> {
   try {
     const mod = await import('@serialport/bindings-cpp');
-    return mod.autoDetect() as unknown as BindingInterface;
+    return mod.autoDetect() as SerialBinding;
   } catch (cause) {
     throw new TransportError(`serialport native binding unavailable (needed for ${path}): ${errMessage(cause)}`, {
       code: 'SERIAL_UNAVAILABLE',
