@@ -214,8 +214,12 @@ export interface PaymentResult {
   readonly declineReason?: string;
   /** When the cloud decided (epoch ms). */
   readonly at: number;
-  /** How the payer confirmed, for the receipt: 'fingerprint', 'fingerprint+pin', 'paycode', ... */
-  readonly method?: string;
+  /** How the payment came: `scan` (handset scanned our QR) or `paycode` (we scanned the payer's code). */
+  readonly flow?: 'scan' | 'paycode';
+  /** The payer's handset, for the receipt. */
+  readonly deviceId?: string;
+  /** The cloud's ledger transfer id, for the receipt. */
+  readonly ledgerTransferId?: string;
 }
 
 /** One result as recorded on its order, with its comparison. */

@@ -5,3 +5,7 @@
  */
 export * from './amount-comparison';
 export * from './hid-scanner';
+export * from './ports';
+export * from './receipt';
+export * from './server';
+export * from './terminal';
