@@ -1,0 +1,4 @@
+export * from './controller';
+export * from './driver';
+export * from './errors';
+export * from './io-plugin';
