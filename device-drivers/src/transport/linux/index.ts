@@ -4,4 +4,5 @@
  * the device.
  */
 export * from './socat';
+export * from './spi';
 export * from './uart';
