@@ -85,11 +85,13 @@ export function paycodeStep(nowMs: number, stepSeconds = PAYCODE_STEP_SECONDS): 
 }
 
 function checkIndex(index: string): void {
-  if (typeof index !== 'string' || !/^[0-9]{10}$/.test(index)) throw new PaycodeError('PAYCODE_BAD_INDEX', 'pay-code index must be 10 digits');
+  if (typeof index !== 'string' || !/^[0-9]{10}$/.test(index))
+    throw new PaycodeError('PAYCODE_BAD_INDEX', 'pay-code index must be 10 digits');
 }
 
 function checkSeed(seed: Uint8Array): void {
-  if (!(seed instanceof Uint8Array) || seed.length < 16) throw new PaycodeError('PAYCODE_BAD_SEED', 'pay-code seed must be at least 16 bytes');
+  if (!(seed instanceof Uint8Array) || seed.length < 16)
+    throw new PaycodeError('PAYCODE_BAD_SEED', 'pay-code seed must be at least 16 bytes');
 }
 
 /** Formats a registration's numeric index as the 10-digit routing index. */
@@ -103,7 +105,8 @@ export function paycodeIndex(n: number | bigint): string {
 export function paycodeOtp(crypto: CryptoProvider, seed: Uint8Array, index: string, step: number): string {
   checkSeed(seed);
   checkIndex(index);
-  if (!Number.isSafeInteger(step) || step < 0) throw new PaycodeError('PAYCODE_BAD_STEP', `step ${step} is not a non-negative integer`);
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw new PaycodeError('PAYCODE_BAD_STEP', `step ${step} is not a non-negative integer`);
   const domain = utf8(PAYCODE_DOMAIN);
   const msg = new Uint8Array(domain.length + 10 + 8);
   msg.set(domain, 0);
@@ -160,12 +163,16 @@ export interface ParsedPaycode {
  */
 export function parsePaycode(code: unknown): ParsedPaycode {
   if (typeof code !== 'string') throw new PaycodeError('PAYCODE_TYPE', 'pay code must be a string');
-  if (code.length > 64) throw new PaycodeError('PAYCODE_LENGTH', `pay code has ${code.length} characters; expected ${PAYCODE_LENGTH}`);
+  if (code.length > 64)
+    throw new PaycodeError('PAYCODE_LENGTH', `pay code has ${code.length} characters; expected ${PAYCODE_LENGTH}`);
   const bad = /[^0-9]/.exec(code);
   if (bad) throw new PaycodeError('PAYCODE_NOT_DIGITS', `pay code has a non-digit at position ${bad.index}`, bad.index);
-  if (code.length !== PAYCODE_LENGTH) throw new PaycodeError('PAYCODE_LENGTH', `pay code has ${code.length} digits; expected ${PAYCODE_LENGTH}`);
-  if (code[0] !== PAYCODE_VERSION_DIGIT) throw new PaycodeError('PAYCODE_VERSION', `pay code format digit ${code[0]} is not ${PAYCODE_VERSION_DIGIT}`, 0);
-  if (!dammValid(code)) throw new PaycodeError('PAYCODE_CHECK_DIGIT', 'pay code check digit does not match (typo?)', PAYCODE_LENGTH - 1);
+  if (code.length !== PAYCODE_LENGTH)
+    throw new PaycodeError('PAYCODE_LENGTH', `pay code has ${code.length} digits; expected ${PAYCODE_LENGTH}`);
+  if (code[0] !== PAYCODE_VERSION_DIGIT)
+    throw new PaycodeError('PAYCODE_VERSION', `pay code format digit ${code[0]} is not ${PAYCODE_VERSION_DIGIT}`, 0);
+  if (!dammValid(code))
+    throw new PaycodeError('PAYCODE_CHECK_DIGIT', 'pay code check digit does not match (typo?)', PAYCODE_LENGTH - 1);
   return { version: code[0]!, index: code.slice(1, 11), otp: code.slice(11, 19) };
 }
 
