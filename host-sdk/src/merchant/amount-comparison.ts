@@ -21,6 +21,7 @@
  */
 
 import { HandsetError } from '@handset/device-drivers/core';
+import { findCurrency, formatMinorUnits, MAX_MINOR_UNITS } from '../protocol/money';
 
 /** Money as the terminal compares it: integer minor units and an ISO 4217 alpha-3 code. */
 export interface Amount {
@@ -91,9 +92,10 @@ export function sameAmount(a: Amount, b: Amount): boolean {
   return a.currency === b.currency && a.minor === b.minor;
 }
 
-/** Renders an amount for messages: `12.34 EUR` needs the exponent, so this stays in minor units. */
+/** Renders an amount for messages: `12.34 EUR` for known currencies, else minor units. */
 function show(a: Amount): string {
-  return `${a.minor} ${a.currency} (minor units)`;
+  const c = findCurrency(a.currency);
+  return c && a.minor >= 0n && a.minor <= MAX_MINOR_UNITS ? `${formatMinorUnits(a.minor, c)} ${c.alpha}` : `${a.minor} ${a.currency} (minor units)`;
 }
 
 function checkAgainstDue(field: 'authorised' | 'booked', due: Amount, actual: Amount | null | undefined): Reason[] {

@@ -47,7 +47,7 @@ export const PAGE_HTML = `<!doctype html>
     <h2 id="history-h">Today's orders</h2>
     <div class="history-wrap">
       <table id="history" class="history" aria-labelledby="history-h">
-        <thead><tr><th scope="col">Time</th><th scope="col">Reference</th><th scope="col" class="num">Amount</th><th scope="col">Status</th></tr></thead>
+        <thead><tr><th scope="col">Order</th><th scope="col" class="num">Amount / status</th></tr></thead>
         <tbody></tbody>
       </table>
       <p id="history-empty" class="muted small">No orders yet.</p>
@@ -174,7 +174,10 @@ button.wide { width: 100%; margin-top: 16px; padding: 14px; font-size: 1.1rem; }
 .error { color: var(--rej); font-weight: bold; min-height: 1.2em; margin: 8px 0 0; }
 .history-wrap { max-height: 360px; overflow: auto; }
 table { border-collapse: collapse; width: 100%; }
-.history th, .history td { text-align: left; padding: 7px 6px; border-bottom: 1px solid var(--line); font-size: 0.88rem; }
+.history th, .history td { text-align: left; padding: 7px 6px; border-bottom: 1px solid var(--line); font-size: 0.88rem; vertical-align: top; }
+.history th.num, .history td.num { text-align: right; }
+.h-ref { font: 0.82rem "DejaVu Sans Mono", monospace; white-space: nowrap; }
+.h-amount { font-weight: bold; margin-bottom: 3px; }
 .history tbody tr { cursor: pointer; }
 .history tbody tr:hover { background: #f3f6fa; }
 .history tbody tr.selected { background: #e3ecfb; }
@@ -209,7 +212,7 @@ table { border-collapse: collapse; width: 100%; }
 #paycode-form { max-width: 520px; margin: 12px auto 0; text-align: left; }
 #paycode { font: 1.2rem "DejaVu Sans Mono", monospace; letter-spacing: 0.05em; }
 .actions { justify-content: center; }
-.verdict { font-size: 1.7rem; font-weight: bold; text-align: center; padding: 16px; border-radius: 10px; border: 2px solid currentColor; text-transform: uppercase; letter-spacing: 0.04em; }
+.verdict { font-size: 1.45rem; font-weight: bold; text-align: center; padding: 16px; border-radius: 10px; border: 2px solid currentColor; text-transform: uppercase; letter-spacing: 0.04em; }
 .verdict.none { color: var(--muted); background: #f4f6f9; border-style: dashed; font-size: 1.1rem; }
 .verdict.paid { color: var(--paid); background: var(--paid-bg); }
 .verdict.rejected { color: var(--rej); background: var(--rej-bg); }
@@ -227,6 +230,7 @@ table { border-collapse: collapse; width: 100%; }
 .reasons li code { font-weight: bold; }
 .receipt { font: 0.8rem/1.35 "DejaVu Sans Mono", monospace; background: #fbfbf7; border: 1px dashed #c7c2ad; padding: 12px; border-radius: 6px; overflow-x: auto; white-space: pre; margin: 0; max-height: 380px; }
 .flags { margin-top: 8px; }
+#refund-box h2 { margin-top: 22px; }
 @media (max-width: 1180px) { .layout { grid-template-columns: 1fr; } .current { min-height: 0; } .empty { padding: 40px 20px; } }
 @media print {
   body { background: #fff; }
@@ -250,6 +254,10 @@ export const PAGE_JS = `'use strict';
     created: 'Creating', awaiting_payment: 'Awaiting payment', paid: 'Paid', rejected: 'Rejected - not paid',
     expired: 'Expired - not paid', cancelled: 'Cancelled', voided: 'Voided', partially_refunded: 'Paid - partly refunded',
     refunded: 'Refunded'
+  };
+  var SHORT_STATE = {
+    created: 'new', awaiting_payment: 'waiting', paid: 'paid', rejected: 'rejected', expired: 'expired',
+    cancelled: 'cancelled', voided: 'voided', partially_refunded: 'part refund', refunded: 'refunded'
   };
   var REASON_TEXT = {
     UNDERPAID: 'Underpaid', OVERPAID: 'Overpaid', WRONG_CURRENCY: 'Wrong currency', MISSING_AUTHORISED: 'No authorised amount',
@@ -295,14 +303,14 @@ export const PAGE_JS = `'use strict';
       tr.tabIndex = 0;
       tr.setAttribute('data-ref', ref);
       if (ref === selected) tr.className = 'selected';
-      var cells = [hhmm(o.createdAt), ref, o.due.display, null];
-      cells.forEach(function (c, i) {
-        var td = document.createElement('td');
-        if (i === 2) td.className = 'num';
-        if (c === null) { var chip = document.createElement('span'); chip.className = 'chip s-' + o.state; text(chip, STATE_TEXT[o.state] || o.state); td.appendChild(chip); }
-        else text(td, c);
-        tr.appendChild(td);
-      });
+      var td = document.createElement('td');
+      var r = document.createElement('div'); r.className = 'h-ref'; text(r, ref);
+      var t = document.createElement('div'); t.className = 'muted small'; text(t, hhmm(o.createdAt));
+      td.appendChild(r); td.appendChild(t); tr.appendChild(td);
+      td = document.createElement('td'); td.className = 'num';
+      var amt = document.createElement('div'); amt.className = 'h-amount'; text(amt, o.due.display);
+      var chip = document.createElement('span'); chip.className = 'chip s-' + o.state; text(chip, SHORT_STATE[o.state] || o.state);
+      td.appendChild(amt); td.appendChild(chip); tr.appendChild(td);
       tr.addEventListener('click', function () { select(ref); });
       tr.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') select(ref); });
       tbody.appendChild(tr);
@@ -341,7 +349,11 @@ export const PAGE_JS = `'use strict';
     var declined = c.reasons.length > 0 && c.reasons.every(function (r) { return r.code === 'DECLINED'; });
     if (c.verdict === 'PAID' && o.settledBy) { v.className = 'verdict paid'; text(v, '\\u2713 Paid - amounts match'); }
     else if (declined && o.state === 'awaiting_payment') { v.className = 'verdict declined'; text(v, 'Declined - ask to pay again'); }
-    else { v.className = 'verdict rejected'; text(v, '\\u2717 Rejected - ' + c.reasons.map(function (r) { return REASON_TEXT[r.code] || r.code; }).join(', ')); }
+    else {
+      var labels = [];
+      c.reasons.forEach(function (r) { var l = REASON_TEXT[r.code] || r.code; if (labels.indexOf(l) < 0) labels.push(l); });
+      v.className = 'verdict rejected'; text(v, '\\u2717 Rejected - ' + labels.join(', ').toLowerCase());
+    }
   }
 
   function renderRefund(o) {
@@ -469,7 +481,7 @@ export const PAGE_JS = `'use strict';
       if (!/^[0-9]+([.][0-9]*)?$/.test(amount)) { text($('form-error'), 'Enter the amount as digits with one decimal point, e.g. 12.50'); $('amount').focus(); return; }
       $('create').disabled = true;
       api('POST', '/api/orders', { amount: amount, currency: $('currency').value, reference: $('reference').value.trim() || undefined })
-        .then(function (o) { upsert(o); $('reference').value = ''; select(o.reference); $('paycode').value = ''; $('paycode').focus(); })
+        .then(function (o) { upsert(o); $('reference').value = ''; $('amount').value = ''; select(o.reference); $('paycode').value = ''; $('paycode').focus(); })
         .catch(function (e) { text($('form-error'), errText(e)); $('amount').focus(); })
         .then(function () { $('create').disabled = false; });
     });

@@ -83,6 +83,20 @@ function center(s: string): string {
   return ' '.repeat(pad) + s;
 }
 
+/** Word-wraps to the paper width, continuation lines indented by 2. */
+function wrap(text: string): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > WIDTH) {
+      out.push(line);
+      line = `  ${word}`;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
@@ -102,7 +116,7 @@ export function renderReceiptText(r: Receipt): string {
   if (r.paid) lines.push(center('*** PAID ***'));
   else if (r.payment) {
     lines.push(center('*** NOT PAID ***'));
-    for (const reason of r.comparison?.reasons ?? []) lines.push(`! ${reason.code}: ${reason.message}`.slice(0, WIDTH * 2));
+    for (const reason of r.comparison?.reasons ?? []) lines.push(...wrap(`! ${reason.code}: ${reason.message}`));
   } else lines.push(center(`(${r.state.replace('_', ' ')})`));
   if (r.payment) {
     lines.push(rule, row('Payment', ''), `  ${r.payment.paymentId}`);

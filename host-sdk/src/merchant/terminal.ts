@@ -355,7 +355,7 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
     const d = new Date(this.clock.now());
     const ymd = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
     for (;;) {
-      const ref = `O${ymd}-${randomBytes(4).toString('hex').toUpperCase()}`;
+      const ref = `ORD-${ymd}-${randomBytes(3).toString('hex').toUpperCase()}`;
       if (!this.orders.has(ref)) return ref;
     }
   }
