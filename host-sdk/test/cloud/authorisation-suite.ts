@@ -1,0 +1,435 @@
+/**
+ * The authorisation / ledger scenario suite, written once and run on SQLite and on
+ * PostgreSQL (authorisation.test.ts). Every scenario ends with the invariant checker.
+ */
+import { ManualClock } from '@handset/device-drivers/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Outcome } from '../../src/cloud/center';
+import { ledgerIds } from '../../src/cloud/ids';
+import type { LedgerStore } from '../../src/cloud/ledger/index';
+import { memoryLogger } from '../../src/cloud/log';
+import { encodeMessageText, type PaymentResult } from '../../src/protocol/index';
+import { makeWorld, type StoreKind, type World } from './fixtures';
+
+export function result(o: Outcome | undefined): PaymentResult {
+  if (o?.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(o)}`);
+  return o.result;
+}
+
+export function describeAuthorisationSuite(kind: StoreKind): void {
+  describe(`authorisation + ledger on ${kind}`, () => {
+    let w: (World & { stores: { ledger: LedgerStore } }) | undefined;
+    let clock: ManualClock;
+    const log = memoryLogger();
+
+    async function world(policy = {}) {
+      clock = new ManualClock({ autoAdvance: false });
+      log.entries.length = 0;
+      w = await makeWorld(kind, clock, { logger: log, policy });
+      return w;
+    }
+
+    async function bal(id: string) {
+      const [a] = await w!.center.ledger.lookupAccounts([id]);
+      return a ? a.creditsPosted - a.debitsPosted : undefined;
+    }
+
+    afterEach(async () => {
+      if (!w) return;
+      const rep = await w.center.checkInvariants();
+      expect(rep.violations).toEqual([]);
+      // nothing secret in the logs
+      const text = JSON.stringify(log.entries);
+      for (const h of [w.alice, w.bob]) {
+        if (h.grant) expect(text).not.toContain(h.grant.seed);
+      }
+      expect(text).not.toMatch(/"signature":"[A-Za-z0-9_-]{20,}/);
+      await w.cleanup();
+      w = undefined;
+    });
+
+    it('registers handsets: seed once per request, replay-safe, proof of key required', async () => {
+      const { center, alice } = await world();
+      expect(alice.grant?.index).toMatch(/^[0-9]{10}$/);
+      const req = alice.registrationRequest(clock.now());
+      const again = await center.register(req);
+      expect(again).toMatchObject({ status: 'rejected', reason: 'device_exists' });
+      expect(again).not.toHaveProperty('paycode');
+      const { SimHandset } = await import('../../src/cloud/sim');
+      const carol = new SimHandset({ deviceId: 'hs-carol', account: 'alice', slots: [3, 4] });
+      const creq = carol.registrationRequest(clock.now());
+      const first = await center.register(creq);
+      const retry = await center.register(creq);
+      expect(first.status).toBe('registered');
+      expect(retry.paycode).toEqual(first.paycode);
+      const dev = await center.registry.read.getDevice('hs-carol');
+      expect(dev?.enrolments.map((e) => e.slot)).toEqual([3, 4]);
+      expect(dev?.seedSealed).not.toContain(first.paycode!.seed);
+      const forged = { ...carol.registrationRequest(clock.now()), deviceId: 'hs-dave' };
+      expect(await center.register(forged)).toMatchObject({ status: 'rejected', reason: 'bad_signature' });
+      const stranger = new SimHandset({ deviceId: 'hs-eve', account: 'nobody' });
+      expect(await center.register(stranger.registrationRequest(clock.now()))).toMatchObject({ reason: 'unknown_account' });
+      const late = new SimHandset({ deviceId: 'hs-late', account: 'alice' });
+      expect(await center.register(late.registrationRequest(clock.now() - 600_000))).toMatchObject({ reason: 'stale' });
+    });
+
+    it('approves a scan-to-pay payment, books it once, and replays the first outcome', async () => {
+      const { center, alice, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 1_250n, currency: 'EUR' });
+      const auth = alice.authorise({
+        merchantId: merchant,
+        orderRef: 'o-1',
+        amount: 1_250n,
+        currency: 'EUR',
+        nowMs: clock.now(),
+      });
+      const [o] = await center.authorise([{ payload: encodeMessageText('authorisation', auth), topicDeviceId: 'hs-alice' }]);
+      const r = result(o);
+      expect(r).toMatchObject({
+        status: 'approved',
+        bookedAmount: 1_250n,
+        authorisedAmount: 1_250n,
+        ledgerTransferId: `pc-${auth.paymentId}`,
+      });
+      expect(o?.kind === 'result' && o.to).toEqual({ device: true, merchant: true });
+      expect(await bal(ledgerIds.user('alice'))).toBe(98_750n);
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(1_250n);
+      clock.advance(5_000);
+      const [o2] = await center.authorise([{ payload: auth }]);
+      expect(o2?.kind === 'result' && o2.replayed).toBe(true);
+      expect(result(o2)).toEqual(r);
+      expect(await bal(ledgerIds.user('alice'))).toBe(98_750n);
+      expect((await center.registry.read.getOrder(merchant, 'o-1'))?.status).toBe('paid');
+    });
+
+    it('refuses the same payment id with a different body and books nothing new', async () => {
+      const { center, alice, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR' });
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-2', amount: 500n, currency: 'EUR' });
+      const a1 = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
+      expect(result((await center.authorise([{ payload: a1 }]))[0]).status).toBe('approved');
+      const a2 = alice.authorise({
+        merchantId: merchant,
+        orderRef: 'o-2',
+        amount: 500n,
+        currency: 'EUR',
+        nowMs: clock.now(),
+        paymentId: a1.paymentId,
+      });
+      const [o] = await center.authorise([{ payload: a2 }]);
+      expect(result(o)).toMatchObject({ status: 'declined', reason: 'idempotency_conflict', bookedAmount: 0n });
+      expect(o?.kind === 'result' && o.to.merchant).toBe(false);
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(500n);
+      expect((await center.registry.read.getPayment(a1.paymentId))?.orderRef).toBe('o-1');
+    });
+
+    it('typed rejections for malformed, oversized, mismatched and unknown-device messages; nothing booked', async () => {
+      const { center, alice, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR' });
+      const good = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
+      const text = encodeMessageText('authorisation', good);
+      const { SimHandset } = await import('../../src/cloud/sim');
+      const ghost = new SimHandset({ deviceId: 'hs-ghost', account: 'alice' });
+      const outs = await center.authorise([
+        { payload: '{"v":1,' },
+        { payload: 'x'.repeat(10_000) },
+        { payload: text.replace('"amount":"500"', '"amount":500') },
+        { payload: new Uint8Array([0xff, 0xfe, 0x7b]) },
+        { payload: text, topicDeviceId: 'hs-bob' },
+        {
+          payload: ghost.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() }),
+        },
+      ]);
+      expect(outs.slice(0, 5).map((o) => (o.kind === 'rejected' ? o.code : o.kind))).toEqual([
+        'MESSAGE_NOT_JSON',
+        'MESSAGE_TOO_LARGE',
+        'MESSAGE_INVALID',
+        'MESSAGE_NOT_UTF8',
+        'DEVICE_MISMATCH',
+      ]);
+      expect(result(outs[5])).toMatchObject({ status: 'declined', reason: 'unknown_device' });
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(0n);
+      expect(await center.registry.read.listPayments()).toEqual([]);
+      // the genuine one still goes through afterwards
+      expect(result((await center.authorise([{ payload: good }]))[0]).status).toBe('approved');
+    });
+
+    it('bad signatures are declined unrecorded and lock the device after repeated failures; a host unlocks', async () => {
+      const { center, alice, merchant } = await world({ maxSecurityFailures: 3 });
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR' });
+      for (let i = 0; i < 3; i++) {
+        const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
+        const forged = { ...a, amount: 5n };
+        expect(result((await center.authorise([{ payload: forged }]))[0])).toMatchObject({
+          status: 'declined',
+          reason: 'bad_signature',
+        });
+      }
+      expect(await center.registry.read.listPayments()).toEqual([]);
+      expect((await center.registry.read.getDevice('hs-alice'))?.status).toBe('locked');
+      const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
+      expect(result((await center.authorise([{ payload: a }]))[0])).toMatchObject({ reason: 'account_locked' });
+      await center.unlockDevice('hs-alice');
+      const b = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
+      expect(result((await center.authorise([{ payload: b }]))[0]).status).toBe('approved');
+    });
+
+    it('stale counters, expired and future timestamps are declined', async () => {
+      const { center, alice, merchant } = await world();
+      for (const ref of ['o-1', 'o-2', 'o-3', 'o-4'])
+        await center.createOrder({ merchantId: merchant, orderRef: ref, amount: 100n, currency: 'EUR' });
+      const a5 = alice.authorise({
+        merchantId: merchant,
+        orderRef: 'o-1',
+        amount: 100n,
+        currency: 'EUR',
+        nowMs: clock.now(),
+        counter: 5,
+      });
+      expect(result((await center.authorise([{ payload: a5 }]))[0]).status).toBe('approved');
+      const a4 = alice.authorise({
+        merchantId: merchant,
+        orderRef: 'o-2',
+        amount: 100n,
+        currency: 'EUR',
+        nowMs: clock.now(),
+        counter: 4,
+      });
+      const a5b = alice.authorise({
+        merchantId: merchant,
+        orderRef: 'o-2',
+        amount: 100n,
+        currency: 'EUR',
+        nowMs: clock.now(),
+        counter: 5,
+      });
+      const old = alice.authorise({
+        merchantId: merchant,
+        orderRef: 'o-3',
+        amount: 100n,
+        currency: 'EUR',
+        nowMs: clock.now() - 121_000,
+        counter: 10,
+      });
+      const future = alice.authorise({
+        merchantId: merchant,
+        orderRef: 'o-4',
+        amount: 100n,
+        currency: 'EUR',
+        nowMs: clock.now() + 31_000,
+        counter: 11,
+      });
+      const outs = await center.authorise([{ payload: a4 }, { payload: a5b }, { payload: old }, { payload: future }]);
+      expect(outs.map((o) => result(o).reason)).toEqual(['stale_counter', 'stale_counter', 'expired', 'future_timestamp']);
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(100n);
+      // a decided decline is itself idempotent
+      const [again] = await center.authorise([{ payload: old }]);
+      expect(result(again).reason).toBe('expired');
+      expect(again?.kind === 'result' && again.replayed).toBe(true);
+    });
+
+    it('order match: amount, currency, unknown order, unknown merchant, order paid twice', async () => {
+      const { center, alice, bob, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 700n, currency: 'EUR' });
+      await center.createMerchant({ merchantId: 'm-usd', currency: 'USD' });
+      await center.createOrder({ merchantId: 'm-usd', orderRef: 'u-1', amount: 700n, currency: 'USD' });
+      const t = clock.now();
+      const outs = await center.authorise([
+        { payload: alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 699n, currency: 'EUR', nowMs: t }) },
+        { payload: alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 700n, currency: 'USD', nowMs: t }) },
+        { payload: alice.authorise({ merchantId: merchant, orderRef: 'nope', amount: 700n, currency: 'EUR', nowMs: t }) },
+        { payload: alice.authorise({ merchantId: 'm-nobody', orderRef: 'o-1', amount: 700n, currency: 'EUR', nowMs: t }) },
+        { payload: alice.authorise({ merchantId: 'm-usd', orderRef: 'u-1', amount: 700n, currency: 'USD', nowMs: t }) },
+        { payload: alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 700n, currency: 'EUR', nowMs: t }) },
+        { payload: bob.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 700n, currency: 'EUR', nowMs: t }) },
+      ]);
+      expect(outs.map((o) => `${result(o).status}:${result(o).reason ?? ''}`)).toEqual([
+        'declined:amount_mismatch',
+        'declined:currency_mismatch',
+        'declined:unknown_order',
+        'declined:unknown_merchant',
+        'declined:currency_mismatch',
+        'approved:',
+        'declined:unknown_order',
+      ]);
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(700n);
+      expect(await bal(ledgerIds.user('bob'))).toBe(1_000n);
+    });
+
+    it('step-up: over the limit needs fingerprint+pin; insufficient funds declines and frees the order', async () => {
+      const { center, alice, bob, merchant } = await world({ stepUpLimit: 5_000n });
+      await center.createOrder({ merchantId: merchant, orderRef: 'big', amount: 6_000n, currency: 'EUR' });
+      const t = clock.now();
+      const [fp] = await center.authorise([
+        { payload: alice.authorise({ merchantId: merchant, orderRef: 'big', amount: 6_000n, currency: 'EUR', nowMs: t }) },
+      ]);
+      expect(result(fp).reason).toBe('limit_exceeded');
+      const [poor] = await center.authorise([
+        {
+          payload: bob.authorise({
+            merchantId: merchant,
+            orderRef: 'big',
+            amount: 6_000n,
+            currency: 'EUR',
+            nowMs: t,
+            method: 'fingerprint+pin',
+          }),
+        },
+      ]);
+      expect(result(poor)).toMatchObject({ status: 'declined', reason: 'insufficient_funds', bookedAmount: 0n });
+      expect((await center.registry.read.getOrder(merchant, 'big'))?.paymentId).toBeNull();
+      const [pin] = await center.authorise([
+        {
+          payload: alice.authorise({
+            merchantId: merchant,
+            orderRef: 'big',
+            amount: 6_000n,
+            currency: 'EUR',
+            nowMs: t,
+            method: 'fingerprint+pin',
+          }),
+        },
+      ]);
+      expect(result(pin).status).toBe('approved');
+      expect(await bal(ledgerIds.user('bob'))).toBe(1_000n);
+    });
+
+    it('every message delivered twice (also within one batch) books each payment once', async () => {
+      const { center, alice, bob, merchant } = await world();
+      const msgs = [];
+      for (let i = 0; i < 20; i++) {
+        await center.createOrder({ merchantId: merchant, orderRef: `o-${i}`, amount: 10n + BigInt(i), currency: 'EUR' });
+        const h = i % 2 ? alice : bob;
+        msgs.push({
+          payload: h.authorise({
+            merchantId: merchant,
+            orderRef: `o-${i}`,
+            amount: 10n + BigInt(i),
+            currency: 'EUR',
+            nowMs: clock.now(),
+          }),
+        });
+      }
+      const outs = await center.authorise([...msgs, ...msgs]);
+      const first = outs.slice(0, 20).map((o) => result(o));
+      const second = outs.slice(20).map((o) => result(o));
+      expect(first.every((r) => r.status === 'approved')).toBe(true);
+      expect(second).toEqual(first);
+      expect(outs.slice(20).every((o) => o.kind === 'result' && o.replayed)).toBe(true);
+      const again = await center.authorise(msgs);
+      expect(again.map((o) => result(o))).toEqual(first);
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(20n * 10n + 190n);
+    });
+
+    it('a ledger failure mid-batch leaves `processing`; redelivery resumes and books once', async () => {
+      const { center, alice, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR' });
+      const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR', nowMs: clock.now() });
+      const ledger = center.ledger;
+      const real = ledger.createTransfers.bind(ledger);
+      let fail = true;
+      ledger.createTransfers = async (ts) => {
+        if (fail) {
+          fail = false;
+          await real(ts); // committed, but the worker "dies" before it hears back
+          throw new Error('killed after commit');
+        }
+        return real(ts);
+      };
+      await expect(center.authorise([{ payload: a }])).rejects.toThrow('killed after commit');
+      expect((await center.registry.read.getPayment(a.paymentId))?.status).toBe('processing');
+      clock.advance(600_000); // long after the authorisation's time window
+      const [o] = await center.authorise([{ payload: a }]);
+      expect(result(o)).toMatchObject({ status: 'approved', bookedAmount: 300n });
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(300n);
+      ledger.createTransfers = real;
+    });
+
+    it('show-to-pay: a pay code is consumed exactly once, expires, and charges replay', async () => {
+      const { center, alice, merchant } = await world();
+      const code = alice.paycode(clock.now());
+      const ch = (paymentId: string, c = code, amount = 420n, orderRef = 'p-1') => ({
+        payload: {
+          v: 1 as const,
+          type: 'merchant.charge' as const,
+          paymentId,
+          merchantId: merchant,
+          orderRef,
+          code: c,
+          amount,
+          currency: 'EUR',
+          ts: clock.now(),
+        },
+        topicMerchantId: merchant,
+      });
+      const id1 = alice.newPaymentId(clock.now());
+      const [o1] = await center.charge([ch(id1)]);
+      expect(result(o1)).toMatchObject({ status: 'approved', flow: 'paycode', deviceId: 'hs-alice', bookedAmount: 420n });
+      const [o1b] = await center.charge([ch(id1)]);
+      expect(result(o1b)).toEqual(result(o1));
+      const [o2] = await center.charge([ch(alice.newPaymentId(clock.now()), code, 420n, 'p-2')]);
+      expect(result(o2).reason).toBe('paycode_used');
+      clock.advance(20_000);
+      const fresh = alice.paycode(clock.now());
+      clock.advance(61_000);
+      const [o3] = await center.charge([ch(alice.newPaymentId(clock.now()), fresh, 10n, 'p-3')]);
+      expect(result(o3).reason).toBe('paycode_invalid');
+      const bad = `${code.slice(0, 18)}${(Number(code[18]) + 1) % 10}${code[19]}`;
+      const [o4] = await center.charge([ch(alice.newPaymentId(clock.now()), bad, 10n, 'p-4')]);
+      expect(result(o4).reason).toBe('paycode_invalid');
+      const [o5] = await center.charge([{ ...ch(alice.newPaymentId(clock.now())), topicMerchantId: 'm-other' }]);
+      expect(o5?.kind === 'rejected' && o5.code).toBe('MERCHANT_MISMATCH');
+      const other = alice.paycode(clock.now());
+      const [o6] = await center.charge([ch(alice.newPaymentId(clock.now()), other, 5_001n, 'p-6')]);
+      expect(result(o6).reason).toBe('limit_exceeded');
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(420n);
+    });
+
+    it('manual capture, partial capture, void, and refunds (partial, idempotent, never more than captured)', async () => {
+      const { center, alice, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'm-1', amount: 1_000n, currency: 'EUR', capture: 'manual' });
+      await center.createOrder({ merchantId: merchant, orderRef: 'm-2', amount: 800n, currency: 'EUR', capture: 'manual' });
+      const t = clock.now();
+      const a1 = alice.authorise({ merchantId: merchant, orderRef: 'm-1', amount: 1_000n, currency: 'EUR', nowMs: t });
+      const a2 = alice.authorise({ merchantId: merchant, orderRef: 'm-2', amount: 800n, currency: 'EUR', nowMs: t });
+      const outs = await center.authorise([{ payload: a1 }, { payload: a2 }]);
+      expect(outs.map((o) => result(o).ledgerTransferId)).toEqual([`pa-${a1.paymentId}`, `pa-${a2.paymentId}`]);
+      const [acct] = await center.ledger.lookupAccounts([ledgerIds.user('alice')]);
+      expect(acct?.debitsPending).toBe(1_800n);
+      const cap = await center.capture(a1.paymentId, 900n);
+      expect(cap).toMatchObject({ settlement: 'captured', captured: 900n });
+      expect(await center.capture(a1.paymentId, 900n)).toMatchObject({ captured: 900n });
+      await expect(center.capture(a1.paymentId, 950n)).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', status: 409 });
+      const v = await center.voidPayment(a2.paymentId);
+      expect(v.settlement).toBe('voided');
+      expect((await center.registry.read.getOrder(merchant, 'm-2'))?.status).toBe('open');
+      await expect(center.voidPayment(a1.paymentId)).rejects.toMatchObject({ code: 'NOT_VOIDABLE' });
+      expect(await bal(ledgerIds.user('alice'))).toBe(100_000n - 900n);
+      const r1 = await center.refund(a1.paymentId, 400n, 'rf-a');
+      expect(r1).toMatchObject({ status: 'succeeded', amount: 400n });
+      expect(await center.refund(a1.paymentId, 400n, 'rf-a')).toEqual(r1);
+      await expect(center.refund(a1.paymentId, 401n, 'rf-a')).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+      await expect(center.refund(a1.paymentId, 501n, 'rf-b')).rejects.toMatchObject({
+        code: 'REFUND_EXCEEDS_CAPTURED',
+        status: 422,
+      });
+      expect(await center.refund(a1.paymentId, 500n, 'rf-b')).toMatchObject({ status: 'succeeded' });
+      await expect(center.refund(a1.paymentId, 1n, 'rf-c')).rejects.toMatchObject({ code: 'REFUND_EXCEEDS_CAPTURED' });
+      await expect(center.refund(a2.paymentId, 1n, 'rf-d')).rejects.toMatchObject({ code: 'NOT_REFUNDABLE' });
+      expect(await bal(ledgerIds.user('alice'))).toBe(100_000n);
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(0n);
+      const [acct2] = await center.ledger.lookupAccounts([ledgerIds.user('alice')]);
+      expect(acct2?.debitsPending).toBe(0n);
+    });
+
+    it('concurrent refunds with different keys never exceed the captured amount', async () => {
+      const { center, alice, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 1_000n, currency: 'EUR' });
+      const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 1_000n, currency: 'EUR', nowMs: clock.now() });
+      await center.authorise([{ payload: a }]);
+      const tries = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => center.refund(a.paymentId, 300n, `k-${i}`)));
+      expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(3);
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(100n);
+    });
+  });
+}
