@@ -3,6 +3,7 @@
  * (inside `open()`/`requestLine()`), so importing this module never needs the library or
  * the device.
  */
+export * from './gpio';
 export * from './socat';
 export * from './spi';
 export * from './uart';
