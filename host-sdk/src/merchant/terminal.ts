@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type Clock, HandsetError, systemClock, ValidationError } from '@handset/device-drivers/core';
 import { newPaymentId, ORDER_REF_RE } from '../protocol/messages';
+import { parsePaycode } from '../protocol/paycode';
 import {
   type Amount,
   type AmountComparison,
@@ -226,6 +227,7 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
     const entry = this.entry(reference);
     const payCode = typeof rawCode === 'string' ? rawCode.replace(/[\s-]/g, '') : '';
     if (!PAY_CODE_RE.test(payCode)) throw new ValidationError('a pay code is 20 digits', { code: 'BAD_PAY_CODE', device: NS });
+    parsePaycode(payCode);
     if (entry.order.state !== 'awaiting_payment') {
       throw new TerminalError('ORDER_NOT_PAYABLE', `order ${reference} is ${entry.order.state}`, {
         reference,
