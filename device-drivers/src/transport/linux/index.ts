@@ -4,6 +4,7 @@
  * the device.
  */
 export * from './gpio';
+export * from './hid';
 export * from './pwm';
 export * from './socat';
 export * from './spi';
