@@ -56,3 +56,19 @@ export function testDataPackets(payload: Uint8Array, size: number): string[] {
   }
   return out;
 }
+
+/** Reads exactly `n` bytes from a Uart (fails the test after `ms`). */
+export async function readExactly(uart: { read(max?: number): Promise<Uint8Array> }, n: number, ms = 3000): Promise<Uint8Array> {
+  const out: number[] = [];
+  const deadline = Date.now() + ms;
+  while (out.length < n) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`readExactly: got ${out.length} of ${n} bytes`);
+    const chunk = await Promise.race([
+      uart.read(n - out.length),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`readExactly: got ${out.length} of ${n} bytes`)), left)),
+    ]);
+    out.push(...chunk);
+  }
+  return Uint8Array.from(out);
+}
