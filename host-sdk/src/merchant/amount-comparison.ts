@@ -95,7 +95,9 @@ export function sameAmount(a: Amount, b: Amount): boolean {
 /** Renders an amount for messages: `12.34 EUR` for known currencies, else minor units. */
 function show(a: Amount): string {
   const c = findCurrency(a.currency);
-  return c && a.minor >= 0n && a.minor <= MAX_MINOR_UNITS ? `${formatMinorUnits(a.minor, c)} ${c.alpha}` : `${a.minor} ${a.currency} (minor units)`;
+  return c && a.minor >= 0n && a.minor <= MAX_MINOR_UNITS
+    ? `${formatMinorUnits(a.minor, c)} ${c.alpha}`
+    : `${a.minor} ${a.currency} (minor units)`;
 }
 
 function checkAgainstDue(field: 'authorised' | 'booked', due: Amount, actual: Amount | null | undefined): Reason[] {

@@ -4,7 +4,9 @@
  * the cashier's web page.
  */
 export * from './amount-comparison';
+export * from './cloud-client';
 export * from './hid-scanner';
+export * from './mqtt-results';
 export * from './ports';
 export * from './receipt';
 export * from './server';

@@ -5,8 +5,9 @@
  * (typed `MessageError`) and dropped: it can never reach the comparison as "paid".
  *
  * The client connects with client id / username = the merchant id (what the broker ACL
- * keys on), a persistent session (`clean: false`, MQTT 5 session expiry) so results
- * published while the till was offline are delivered on reconnect, and TCP_NODELAY.
+ * keys on), a persistent session (`clean: false`; with MQTT 5 a 24 h session expiry) so
+ * results published while the till was offline are delivered on reconnect, and
+ * TCP_NODELAY.
  */
 
 import { HandsetError, TransportError } from '@handset/device-drivers/core';
@@ -44,10 +45,12 @@ export interface MqttResultsOptions {
   /** Extra mqtt.js options (e.g. TLS). */
   mqttOptions?: IClientOptions;
   /**
-   * MQTT 5 session expiry: how long the broker keeps queueing results while the till is
-   * off (default 24 h). 0 = a clean session that ends with the connection (tests).
+   * Keep a persistent session (default true): the broker queues this merchant's QoS 1
+   * results while the till is off and delivers them on reconnect. false = clean session.
    */
-  sessionExpirySeconds?: number;
+  persistentSession?: boolean;
+  /** 4 = MQTT 3.1.1 (default; the embedded aedes broker), 5 = MQTT 5 (Mosquitto, EMQX). */
+  protocolVersion?: 4 | 5;
   /** How long to wait for the first CONNACK + SUBACK (default 10 s). */
   connectTimeoutMs?: number;
 }
@@ -65,12 +68,14 @@ export async function subscribeMqttResults(
   const topics = createTopics(options.root ?? '');
   const topic = topics.merchantResults(options.merchantId);
   const client: MqttClient = mqtt.connect(options.url, {
-    protocolVersion: 5,
-    clientId: `${options.merchantId}`,
+    protocolVersion: options.protocolVersion ?? 4,
+    clientId: options.merchantId,
     username: options.merchantId,
     password: options.password,
-    clean: (options.sessionExpirySeconds ?? 86_400) === 0,
-    properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? 86_400 },
+    clean: options.persistentSession === false,
+    ...(options.protocolVersion === 5 && options.persistentSession !== false
+      ? { properties: { sessionExpiryInterval: 86_400 } }
+      : {}),
     reconnectPeriod: 1000,
     connectTimeout: options.connectTimeoutMs ?? 10_000,
     ...options.mqttOptions,
@@ -89,31 +94,57 @@ export async function subscribeMqttResults(
       return;
     }
     if (wire.merchantId !== options.merchantId) {
-      onError(new HandsetError('RESULT_WRONG_MERCHANT', `result for ${wire.merchantId} on ${topic}`, { device: 'merchant:mqtt' }));
+      onError(
+        new HandsetError('RESULT_WRONG_MERCHANT', `result for ${wire.merchantId} on ${topic}`, { device: 'merchant:mqtt' }),
+      );
       return;
     }
     onResult(fromWireResult(wire));
   });
-  client.on('error', (err) => onError(new TransportError(`MQTT: ${err.message}`, { code: 'MQTT', device: 'merchant:mqtt', cause: err })));
+  client.on('error', (err) =>
+    onError(new TransportError(`MQTT: ${err.message}`, { code: 'MQTT', device: 'merchant:mqtt', cause: err })),
+  );
 
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new TransportError(`no MQTT connection to ${options.url}`, { code: 'MQTT_CONNECT_TIMEOUT', device: 'merchant:mqtt' })),
+        () =>
+          reject(
+            new TransportError(`no MQTT connection to ${options.url}`, { code: 'MQTT_CONNECT_TIMEOUT', device: 'merchant:mqtt' }),
+          ),
         options.connectTimeoutMs ?? 10_000,
       );
       const fail = (err: Error) => {
         clearTimeout(timer);
-        reject(new TransportError(`MQTT connect to ${options.url} failed: ${err.message}`, { code: 'MQTT_CONNECT', device: 'merchant:mqtt', cause: err }));
+        reject(
+          new TransportError(`MQTT connect to ${options.url} failed: ${err.message}`, {
+            code: 'MQTT_CONNECT',
+            device: 'merchant:mqtt',
+            cause: err,
+          }),
+        );
       };
       client.once('error', fail);
       client.once('connect', () => {
         client.subscribe(topic, { qos: 1 }, (err, granted) => {
           clearTimeout(timer);
           client.off('error', fail);
-          if (err) return reject(new TransportError(`subscribe ${topic}: ${err.message}`, { code: 'MQTT_SUBSCRIBE', device: 'merchant:mqtt', cause: err }));
+          if (err)
+            return reject(
+              new TransportError(`subscribe ${topic}: ${err.message}`, {
+                code: 'MQTT_SUBSCRIBE',
+                device: 'merchant:mqtt',
+                cause: err,
+              }),
+            );
           const g = granted?.[0];
-          if (!g || g.qos > 2) return reject(new TransportError(`broker refused the subscription to ${topic}`, { code: 'MQTT_SUBSCRIBE', device: 'merchant:mqtt' }));
+          if (!g || g.qos > 2)
+            return reject(
+              new TransportError(`broker refused the subscription to ${topic}`, {
+                code: 'MQTT_SUBSCRIBE',
+                device: 'merchant:mqtt',
+              }),
+            );
           resolve();
         });
       });

@@ -135,6 +135,10 @@ export async function qrSvg(payload: string): Promise<string> {
 }
 
 function httpStatus(err: HandsetError): number {
+  const cloudStatus = (err as { status?: unknown }).status;
+  if (err.device === 'cloud' && typeof cloudStatus === 'number' && cloudStatus >= 400 && cloudStatus < 500) {
+    return cloudStatus === 401 || cloudStatus === 403 ? 502 : cloudStatus;
+  }
   switch (err.code) {
     case 'UNKNOWN_ORDER':
       return 404;
