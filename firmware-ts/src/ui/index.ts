@@ -1,0 +1,7 @@
+export * from './draw';
+export * from './font/index';
+export * from './gallery';
+export * from './money';
+export * from './qr';
+export * from './screens';
+export * from './text';
