@@ -5,6 +5,7 @@
  */
 export * from './crypto';
 export * from './crypto-node';
+export * from './emv/index';
 export * from './encoding';
 export * from './errors';
 export * from './messages';
