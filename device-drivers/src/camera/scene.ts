@@ -261,6 +261,21 @@ export function gaussianBlur(
   tmp: Float32Array = new Float32Array(w * h),
 ): void {
   if (sigma < 0.3) return;
+  if (sigma > 1.5) {
+    // three box passes approximate a gaussian at a cost independent of sigma
+    const n = 3;
+    const ideal = Math.sqrt((12 * sigma * sigma) / n + 1);
+    let wl = Math.floor(ideal);
+    if (wl % 2 === 0) wl--;
+    const wu = wl + 2;
+    const m = Math.round((12 * sigma * sigma - n * wl * wl - 4 * n * wl - 3 * n) / (-4 * wl - 4));
+    for (let i = 0; i < n; i++) {
+      const r = ((i < m ? wl : wu) - 1) / 2;
+      boxBlurH(img, tmp, w, h, r);
+      boxBlurV(tmp, img, w, h, r);
+    }
+    return;
+  }
   const k = gaussianKernel(sigma);
   const r = (k.length - 1) >> 1;
   for (let y = 0; y < h; y++) {
@@ -286,6 +301,37 @@ export function gaussianBlur(
         acc += tmp[yy * w + x]! * k[i + r]!;
       }
       img[y * w + x] = acc;
+    }
+  }
+}
+
+function boxBlurH(src: Float32Array, dst: Float32Array, w: number, h: number, r: number): void {
+  const inv = 1 / (2 * r + 1);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    const first = src[row]!;
+    const last = src[row + w - 1]!;
+    let acc = r * first;
+    for (let j = 0; j < r; j++) acc += src[row + Math.min(j, w - 1)]!;
+    for (let x = 0; x < w; x++) {
+      acc += x + r < w ? src[row + x + r]! : last;
+      dst[row + x] = acc * inv;
+      acc -= x - r >= 0 ? src[row + x - r]! : first;
+    }
+  }
+}
+
+function boxBlurV(src: Float32Array, dst: Float32Array, w: number, h: number, r: number): void {
+  const inv = 1 / (2 * r + 1);
+  for (let x = 0; x < w; x++) {
+    const first = src[x]!;
+    const last = src[(h - 1) * w + x]!;
+    let acc = r * first;
+    for (let j = 0; j < r; j++) acc += src[Math.min(j, h - 1) * w + x]!;
+    for (let y = 0; y < h; y++) {
+      acc += y + r < h ? src[(y + r) * w + x]! : last;
+      dst[y * w + x] = acc * inv;
+      acc -= y - r >= 0 ? src[(y - r) * w + x]! : first;
     }
   }
 }
@@ -389,6 +435,59 @@ export class SceneRenderer {
       rect(x + 2 * m, y + 2 * m, 3 * m, 3 * m, 0.05);
     }
     return map;
+  }
+
+  /**
+   * What the AE meter would read for this light and exposure, without rendering: the
+   * centre-weighted mean linear signal sampled every 8th pixel, no blur or noise.
+   */
+  meter(light: Lighting, exposure: Exposure): number {
+    const { width: w, height: h } = this;
+    const spec = this.spec;
+    const surface = spec.surface ?? SURFACES.paper;
+    const tex = this.texture;
+    let inv: number[] | undefined;
+    if (tex && spec.pose) {
+      const corners = projectCorners(tex.width, tex.height, tex.unit, spec.pose, w, h);
+      inv = homography(corners, [
+        [0, 0],
+        [tex.width, 0],
+        [tex.width, tex.height],
+        [0, tex.height],
+      ]);
+    }
+    const scale = SENSOR.K * (exposure.exposureUs / 1e6) * exposure.gain;
+    const ledLux = (light.ledFullLux ?? 0) * Math.min(1, Math.max(0, light.ledDuty ?? 0));
+    const r0 = 0.6 * w;
+    let sum = 0;
+    let wsum = 0;
+    for (let y = 4; y < h; y += 8) {
+      for (let x = 4; x < w; x += 8) {
+        let refl = this.backgroundMap[y * w + x]!;
+        if (inv && tex) {
+          const [a, b, c, d, e, f, g, hh, i] = inv as [number, number, number, number, number, number, number, number, number];
+          const den = g * x + hh * y + i;
+          const u = Math.floor((a * x + b * y + c) / den);
+          const v = Math.floor((d * x + e * y + f) / den);
+          if (u >= 0 && v >= 0 && u < tex.width && v < tex.height)
+            refl = surface.dark + (surface.light - surface.dark) * tex.data[v * tex.width + u]!;
+        }
+        const dx = x - w / 2;
+        const dy = y - h / 2;
+        const led = ledLux / (1 + (dx * dx + dy * dy) / (r0 * r0));
+        let s = refl * (light.ambientLux + led);
+        if (spec.glare) {
+          const gx = x - spec.glare.x;
+          const gy = y - spec.glare.y;
+          s += spec.glare.strength * (light.ambientLux + ledLux) * Math.exp(-(gx * gx + gy * gy) / (2 * spec.glare.radius ** 2));
+        }
+        s = Math.min(1, s * scale);
+        const wgt = x >= w / 4 && x < (3 * w) / 4 && y >= h / 4 && y < (3 * h) / 4 ? 3 : 1;
+        sum += s * wgt;
+        wsum += wgt;
+      }
+    }
+    return wsum ? sum / wsum : 0;
   }
 
   /** Renders one frame into `out` (allocated when omitted). */

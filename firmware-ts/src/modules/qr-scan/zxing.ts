@@ -63,6 +63,14 @@ export interface ZxingOptions {
   tryDenoise?: boolean;
   binarizer?: 'LocalAverage' | 'GlobalHistogram' | 'FixedThreshold' | 'BoolCast';
   isPure?: boolean;
+  /** Also report symbols that were located but failed to decode (as `candidates`). */
+  returnErrors?: boolean;
+}
+
+/** The outcome of one zxing call: the decoded hit, and where undecodable symbols were seen. */
+export interface ZxingScan {
+  hit?: ZxingHit;
+  candidates: Array<Array<{ x: number; y: number }>>;
 }
 
 let modulePromise: Promise<ReaderModule> | undefined;
@@ -113,9 +121,9 @@ function encodeOptions(o: ZxingOptions): ZXingReaderOptions {
     downscaleFactor: d.downscaleFactor,
     downscaleThreshold: d.downscaleThreshold,
     minLineCount: d.minLineCount,
-    maxNumberOfSymbols: 1,
+    maxNumberOfSymbols: o.returnErrors ? 4 : 1,
     validateOptionalChecksum: false,
-    returnErrors: false,
+    returnErrors: o.returnErrors ?? false,
     eanAddOnSymbol: eanAddOnSymbols.indexOf(d.eanAddOnSymbol),
     textMode: textModes.indexOf('Plain'),
     characterSet: characterSets.indexOf(d.characterSet),
@@ -136,6 +144,17 @@ export function zxingDecodeGray(
   height: number,
   options: ZxingOptions = {},
 ): ZxingHit | undefined {
+  return zxingScanGray(mod, data, width, height, options).hit;
+}
+
+/** Like `zxingDecodeGray`, also returning the corners of located-but-undecoded symbols. */
+export function zxingScanGray(
+  mod: ReaderModule,
+  data: Uint8Array,
+  width: number,
+  height: number,
+  options: ZxingOptions = {},
+): ZxingScan {
   const key = JSON.stringify(options);
   let enc = optionCache.get(key);
   if (!enc) {
@@ -149,17 +168,18 @@ export function zxingDecodeGray(
   try {
     mod.HEAPU8.set(data.subarray(0, n), ptr);
     vec = mod.readBarcodesFromPixmap(ptr, width, height, enc);
+    const candidates: ZxingScan['candidates'] = [];
     for (let i = 0; i < vec.size(); i++) {
       const r = vec.get(i);
-      if (!r.isValid) continue;
       const p = r.position;
-      return {
-        text: r.text,
-        bytes: Uint8Array.from(r.bytes),
-        corners: [p.topLeft, p.topRight, p.bottomRight, p.bottomLeft].map((q) => ({ x: q.x, y: q.y })),
-      };
+      const corners = [p.topLeft, p.topRight, p.bottomRight, p.bottomLeft].map((q) => ({ x: q.x, y: q.y }));
+      if (!r.isValid) {
+        candidates.push(corners);
+        continue;
+      }
+      return { hit: { text: r.text, bytes: Uint8Array.from(r.bytes), corners }, candidates };
     }
-    return undefined;
+    return { candidates };
   } finally {
     vec?.delete();
     mod._free(ptr);
