@@ -137,10 +137,10 @@ export interface R307Store {
 export class MemoryR307Store implements R307Store {
   state: R307FlashState | undefined;
   async load() {
-    return this.state && structuredClone(this.state);
+    return this.state && copyFlash(this.state);
   }
   async save(state: R307FlashState) {
-    this.state = structuredClone(state);
+    this.state = copyFlash(state);
   }
 }
 
@@ -160,6 +160,11 @@ export class FileR307Store implements R307Store {
     await writeFile(tmp, JSON.stringify(state));
     await rename(tmp, this.path);
   }
+}
+
+/** A copy that shares no mutable parts (hex strings are immutable). */
+function copyFlash(s: R307FlashState): R307FlashState {
+  return { ...s, library: { ...s.library }, notepad: [...s.notepad] };
 }
 
 export function factoryFlash(): R307FlashState {
@@ -251,7 +256,7 @@ export interface SimCommandRecord {
   code: number;
   /** Clock time the command was complete on the line. */
   receivedAt: number;
-  /** Clock time the last reply byte left. */
+  /** Clock time the last reply byte left (NaN until then; the record is added when the reply starts). */
   doneAt: number;
 }
 
@@ -442,7 +447,7 @@ export class SimR307 {
 
   /** A copy of the flash state (address, password, settings, library, notepad). */
   flashState(): R307FlashState {
-    return structuredClone(this.flash);
+    return copyFlash(this.flash);
   }
 
   /**
@@ -554,12 +559,14 @@ export class SimR307 {
       else response = await this.execute(instruction, cmd.params);
     }
     if (epoch !== this.epoch || response === 'ignore') return;
+    const record: SimCommandRecord = { instruction, code: response.code, receivedAt, doneAt: Number.NaN };
+    this.history.push(record);
+    if (this.history.length > 10000) this.history.splice(0, this.history.length - 10000);
     await this.sendAck(instruction, response, epoch);
     if (response.code === Confirmation.Ok && response.data && epoch === this.epoch)
       await this.sendData(instruction, response.data, epoch);
     if (response.code === Confirmation.Ok && epoch === this.epoch) await this.afterAck(instruction, cmd.params);
-    this.history.push({ instruction, code: response.code, receivedAt, doneAt: this.clock.monotonic() });
-    if (this.history.length > 10000) this.history.splice(0, this.history.length - 10000);
+    record.doneAt = this.clock.monotonic();
   }
 
   /** Effects that happen after the ack went out with the old settings. */

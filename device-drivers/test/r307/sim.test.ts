@@ -293,7 +293,7 @@ describe('SimR307 control face', () => {
     await ask(IMG2TZ1, 12);
     await ask('EF01 FFFFFFFF 01 0008 04 01 0000 03E8 00F9', 16);
     await ask('EF01 FFFFFFFF 01 0008 04 01 0000 000A 0018', 16);
-    const searches = () => sim.history.filter((r) => r.instruction === Instruction.Search);
+    const searches = () => sim.history.filter((r) => r.instruction === Instruction.Search && !Number.isNaN(r.doneAt));
     while (searches().length < 2) await new Promise((r) => setTimeout(r, 1));
     const [full, small] = searches() as [SimCommandRecord, SimCommandRecord];
     expect(full.doneAt - full.receivedAt).toBeGreaterThan(800);
