@@ -3,7 +3,7 @@
  * (johnny-five Led over the virtual IO plugin over SimPwm), the real Camera driver, the
  * fill-light controller and the scan pipeline, on a virtual clock.
  */
-import { Camera, SimCamera, SURFACES } from '@handset/device-drivers/camera';
+import { Camera, type SceneSpec, SimCamera, SURFACES } from '@handset/device-drivers/camera';
 import { ManualClock } from '@handset/device-drivers/core';
 import { createVirtualIoPlugin, FillLight, FillLightController } from '@handset/device-drivers/fill-light';
 import { SimPwm } from '@handset/device-drivers/transport';
@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0)) await c();
 });
 
-async function rig(opts: { lux: number; scene?: ConstructorParameters<typeof SimCamera>[0]['scene'] }) {
+async function rig(opts: { lux: number; scene?: SceneSpec }) {
   const clock = new ManualClock();
   const pwm = new SimPwm({ name: 'sim:pwm-led', clock });
   const io = createVirtualIoPlugin({ pwm: { 12: pwm } });

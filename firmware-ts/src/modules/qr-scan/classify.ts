@@ -45,7 +45,7 @@ export function crc16(bytes: Uint8Array): number {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function looksBinary(text: string, bytes: Uint8Array | undefined): string | undefined {
-  if (bytes && bytes.length) {
+  if (bytes?.length) {
     try {
       utf8.decode(bytes);
     } catch {

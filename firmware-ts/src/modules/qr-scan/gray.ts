@@ -88,7 +88,7 @@ export function unsharp(img: Gray, r: number, amount: number, smooth = 0): Gray 
   const a = Math.round(amount * 256);
   for (let i = 0; i < n; i++) {
     const v = s[i]! + ((a * (s[i]! - blur[i]!)) >> 8);
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    out[i] = v < 0 ? 0 : Math.min(v, 255);
   }
   return { width: img.width, height: img.height, data: out };
 }
