@@ -9,7 +9,7 @@ export interface CloudLogger {
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
-const SECRET_KEYS = /seed|signature|privatekey|private_key|pin|template(?!sha256)|code$|password|secret|key$/i;
+const SECRET_KEYS = /seed|signature|private|^pin|template(?!sha256)|paycode|password|secret|token|^key$/i;
 
 /** Drops secret-looking fields and stringifies bigints. */
 export function redact(fields: Record<string, unknown> = {}): Record<string, unknown> {

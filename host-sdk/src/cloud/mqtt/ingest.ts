@@ -1,0 +1,218 @@
+import type { MqttClient } from 'mqtt';
+import {
+  createTopics,
+  decodeMessage,
+  encodeMessage,
+  type MerchantOrder,
+  type ParsedTopic,
+  type RegistrationResponse,
+  type Topics,
+} from '../../protocol/index';
+import type { AuthInput, ChargeInput, CloudCenter, Outcome } from '../center';
+import { type CloudLogger, silentLogger } from '../log';
+import { type BackoffOptions, connectMqtt } from './client';
+
+export interface IngestOptions {
+  center: CloudCenter;
+  /** Broker URL, e.g. `mqtt://127.0.0.1:1883`. */
+  url: string;
+  /** Client id = MQTT username = ACL identity: `cloud` or `cloud-<n>`. Default `cloud`. */
+  clientId?: string;
+  password?: string;
+  /** Topic root prefix (tests on a shared broker). Default ''. */
+  root?: string;
+  /**
+   * Subscribe with MQTT 5 shared subscriptions `$share/cloud/...` so N workers split the
+   * load (Mosquitto >= 1.6, EMQX). Needs protocolVersion 5. aedes: false.
+   */
+  shared?: boolean;
+  /** Default 5 when shared, else 4 (aedes speaks 3.1.1). */
+  protocolVersion?: 4 | 5;
+  /** Most messages decided in one batch. Default 256. */
+  maxBatch?: number;
+  backoff?: BackoffOptions;
+  logger?: CloudLogger;
+}
+
+interface Incoming {
+  topic: ParsedTopic;
+  payload: Buffer;
+  receivedAt: number;
+}
+
+/**
+ * MQTT ingest: subscribes (QoS 1) to the handset and merchant topics, decides what
+ * arrived in one event-loop turn as one batch (one registry claim, one ledger commit,
+ * one finalise), and publishes each result to `handset/v1/{deviceId}/result` and
+ * `merchant/v1/{merchantId}/results`.
+ *
+ * Delivery: QoS 1 is at-least-once and the broker is not a durable queue; the handset's
+ * outbox resends an unanswered payment with the same payment id, and every duplicate
+ * gets the first outcome again. Nothing here relies on exactly-once delivery.
+ */
+export class CloudIngest {
+  readonly topics: Topics;
+  readonly stats = { received: 0, rejected: 0, results: 0, batches: 0, maxBatch: 0, errors: 0 };
+  client: MqttClient | undefined;
+  private queue: Incoming[] = [];
+  private running = false;
+  private idle: Promise<void> = Promise.resolve();
+  private readonly log: CloudLogger;
+  private readonly maxBatch: number;
+
+  constructor(private readonly o: IngestOptions) {
+    this.topics = createTopics(o.root ?? '');
+    this.log = o.logger ?? silentLogger;
+    this.maxBatch = o.maxBatch ?? 256;
+  }
+
+  async start(): Promise<void> {
+    const shared = this.o.shared ?? false;
+    const clientId = this.o.clientId ?? 'cloud';
+    const client = await connectMqtt(this.o.url, {
+      clientId,
+      username: clientId,
+      password: this.o.password,
+      clean: true,
+      protocolVersion: this.o.protocolVersion ?? (shared ? 5 : 4),
+      keepalive: 30,
+      backoff: this.o.backoff,
+    });
+    this.client = client;
+    const filters = this.topics
+      .cloudSubscriptions({ shared })
+      .filter((f) => /\/(register|auth|orders|charges)$/.test(f))
+      .map((f) => [f, { qos: 1 as const }]);
+    const subscribe = () =>
+      new Promise<void>((resolve, reject) =>
+        client.subscribe(Object.fromEntries(filters), (err, granted) => {
+          if (err) return reject(err);
+          const refused = (granted ?? []).filter((g) => g.qos > 2);
+          if (refused.length) return reject(new Error(`subscription refused: ${refused.map((g) => g.topic).join(', ')}`));
+          resolve();
+        }),
+      );
+    await subscribe();
+    client.on('connect', (ack) => {
+      if (!ack.sessionPresent) subscribe().catch((err) => this.log.error('mqtt.resubscribe_failed', { error: String(err) }));
+      this.log.info('mqtt.reconnected', { clientId });
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.log.info('mqtt.ingest_started', { clientId, url: this.o.url, shared });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    this.stats.received++;
+    let parsed: ParsedTopic;
+    try {
+      parsed = this.topics.parse(topic);
+    } catch {
+      this.stats.rejected++;
+      this.log.warn('mqtt.rejected', { code: 'UNKNOWN_TOPIC', topic });
+      return;
+    }
+    this.queue.push({ topic: parsed, payload, receivedAt: this.o.center.clock.now() });
+    if (!this.running) {
+      this.running = true;
+      this.idle = new Promise((resolve) => setImmediate(() => this.drain().finally(resolve)));
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        this.stats.batches++;
+        this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
+        try {
+          await this.process(batch);
+        } catch (err) {
+          this.stats.errors++;
+          this.log.error('mqtt.batch_failed', { size: batch.length, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async process(batch: Incoming[]): Promise<void> {
+    const auths: AuthInput[] = [];
+    const charges: ChargeInput[] = [];
+    for (const m of batch) {
+      const t = m.topic;
+      if (t.kind === 'auth') auths.push({ payload: m.payload, topicDeviceId: t.deviceId, receivedAt: m.receivedAt });
+      else if (t.kind === 'merchantCharges')
+        charges.push({ payload: m.payload, topicMerchantId: t.merchantId, receivedAt: m.receivedAt });
+      else if (t.kind === 'register') await this.register(t.deviceId, m.payload);
+      else if (t.kind === 'merchantOrders') await this.order(t.merchantId, m.payload);
+    }
+    if (auths.length) this.publishAll(await this.o.center.authorise(auths));
+    if (charges.length) this.publishAll(await this.o.center.charge(charges));
+  }
+
+  private publishAll(outcomes: Outcome[]): void {
+    for (const o of outcomes) {
+      if (o.kind === 'rejected') {
+        this.stats.rejected++;
+        continue;
+      }
+      const bytes = Buffer.from(encodeMessage('result', o.result));
+      if (o.to.device && o.result.deviceId !== 'hs-unknown') this.publish(this.topics.result(o.result.deviceId), bytes);
+      if (o.to.merchant) this.publish(this.topics.merchantResults(o.result.merchantId), bytes);
+      this.stats.results++;
+    }
+  }
+
+  private publish(topic: string, bytes: Buffer): void {
+    this.client?.publish(topic, bytes, { qos: 1 }, (err) => {
+      if (err) this.log.warn('mqtt.publish_failed', { topic, error: err.message });
+    });
+  }
+
+  private async register(deviceId: string, payload: Buffer): Promise<void> {
+    let res: RegistrationResponse;
+    try {
+      res = await this.o.center.register(payload);
+    } catch (err) {
+      this.stats.rejected++;
+      this.log.warn('mqtt.register_rejected', { deviceId, code: (err as { code?: string }).code });
+      return;
+    }
+    if (res.deviceId !== deviceId) {
+      this.log.warn('mqtt.register_rejected', { deviceId, code: 'DEVICE_MISMATCH' });
+      return;
+    }
+    this.publish(this.topics.registerReply(deviceId), Buffer.from(encodeMessage('registration.response', res)));
+  }
+
+  private async order(merchantId: string, payload: Buffer): Promise<void> {
+    try {
+      const o: MerchantOrder = decodeMessage('merchant.order', payload);
+      if (o.merchantId !== merchantId)
+        throw Object.assign(new Error('merchant id differs from topic'), { code: 'MERCHANT_MISMATCH' });
+      await this.o.center.createOrder({
+        merchantId,
+        orderRef: o.orderRef,
+        amount: o.amount,
+        currency: o.currency,
+        expiresAt: o.expiresAt,
+      });
+    } catch (err) {
+      this.stats.rejected++;
+      this.log.warn('mqtt.order_rejected', { merchantId, code: (err as { code?: string }).code ?? 'ERROR' });
+    }
+  }
+
+  /** Resolves when everything received so far has been decided and handed to the client. */
+  async settle(): Promise<void> {
+    while (this.running || this.queue.length) await this.idle;
+  }
+
+  async stop(): Promise<void> {
+    await this.settle();
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.endAsync();
+  }
+}

@@ -1,0 +1,163 @@
+import { type Clock, systemClock } from '@handset/device-drivers/core';
+import type { IClientOptions } from 'mqtt';
+import { CloudCenter, type CloudPolicy } from './center';
+import { HttpApi } from './http/api';
+import { type CloudLogger, silentLogger } from './log';
+import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker';
+import { CloudIngest } from './mqtt/ingest';
+import { SeedVault } from './registry/vault';
+import { type OpenStores, openStores } from './stores';
+
+export interface StartCloudOptions {
+  /** `sqlite:DIR` (default `sqlite:.handset/cloud`), `sqlite::memory:`, or `postgres://...`. */
+  store?: string;
+  /** PostgreSQL schema. Default `handset`. */
+  schema?: string;
+  /**
+   * `embedded` (default: an aedes broker in this process on `brokerPort`, MQTT 3.1.1) or
+   * `none` (HTTP only), or an external broker URL `mqtt://host:port` (Mosquitto).
+   */
+  broker?: 'embedded' | 'none' | string;
+  /** Embedded broker port (0 = free). */
+  brokerPort?: number;
+  /** HTTP API port (0 = free). */
+  httpPort?: number;
+  host?: string;
+  /** Shared subscriptions `$share/cloud/...` (external MQTT 5 broker; default true for a URL). */
+  shared?: boolean;
+  /** This worker's MQTT client id / username (`cloud`, `cloud-2`, ...). */
+  clientId?: string;
+  mqttPassword?: string;
+  /** Topic root prefix (tests on a shared broker). */
+  root?: string;
+  /** AES-256 key for pay-code seeds (32 bytes). Default: HANDSET_SEED_KEY, else a random dev key. */
+  seedKey?: Uint8Array | string;
+  /** Bearer token for the HTTP API. Default: HANDSET_API_TOKEN or none. */
+  apiToken?: string;
+  policy?: Partial<CloudPolicy>;
+  clock?: Clock;
+  logger?: CloudLogger;
+  /** Group commit in front of the ledger. Default true. */
+  groupCommit?: boolean;
+  /** Pass-through to mqtt.js (tests). */
+  mqtt?: Partial<IClientOptions>;
+}
+
+export interface RunningCloud {
+  httpUrl: string;
+  /** URL devices and merchants connect to ('' when broker = none). */
+  brokerUrl: string;
+  center: CloudCenter;
+  stores: OpenStores;
+  broker?: EmbeddedBroker;
+  ingest?: CloudIngest;
+  http: HttpApi;
+  /** Stops ingest, HTTP, the embedded broker and closes the stores (in that order). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root of the service center: stores (SQLite or PostgreSQL), the
+ * decision core, the MQTT ingest (embedded aedes or an external Mosquitto with shared
+ * subscriptions), the HTTP API, and a sweeper that expires old reservations.
+ */
+export async function startCloud(o: StartCloudOptions = {}): Promise<RunningCloud> {
+  const clock = o.clock ?? systemClock;
+  const log = o.logger ?? silentLogger;
+  const stores = await openStores({ store: o.store, schema: o.schema, clock, groupCommit: o.groupCommit });
+  let vault: SeedVault;
+  if (o.seedKey) vault = typeof o.seedKey === 'string' ? SeedVault.fromText(o.seedKey) : new SeedVault(o.seedKey);
+  else {
+    const env = SeedVault.fromEnv();
+    if (env.ephemeral)
+      log.warn('cloud.ephemeral_seed_key', {
+        hint: 'set HANDSET_SEED_KEY (64 hex digits) to keep pay-code seeds across restarts',
+      });
+    vault = env.vault;
+  }
+  const center = new CloudCenter({
+    registry: stores.registry,
+    ledger: stores.ledger,
+    vault,
+    clock,
+    logger: log,
+    policy: o.policy,
+  });
+  const host = o.host ?? '127.0.0.1';
+  let broker: EmbeddedBroker | undefined;
+  let ingest: CloudIngest | undefined;
+  let brokerUrl = '';
+  const mode = o.broker ?? 'embedded';
+  try {
+    if (mode === 'embedded') {
+      broker = await startEmbeddedBroker({
+        host,
+        port: o.brokerPort ?? 0,
+        root: o.root,
+        logger: log,
+        cloudPassword: o.mqttPassword,
+      });
+      brokerUrl = broker.url;
+      ingest = new CloudIngest({
+        center,
+        url: broker.url,
+        clientId: o.clientId,
+        password: o.mqttPassword,
+        root: o.root,
+        shared: false,
+        logger: log,
+      });
+    } else if (mode !== 'none') {
+      brokerUrl = mode;
+      const shared = o.shared ?? true;
+      ingest = new CloudIngest({
+        center,
+        url: mode,
+        clientId: o.clientId,
+        password: o.mqttPassword,
+        root: o.root,
+        shared,
+        logger: log,
+      });
+    }
+    await ingest?.start();
+  } catch (err) {
+    await broker?.close();
+    await stores.close();
+    throw err;
+  }
+  const http = new HttpApi({
+    center,
+    token: o.apiToken ?? process.env.HANDSET_API_TOKEN,
+    logger: log,
+    health: () => ({ store: stores.kind, broker: brokerUrl || null, mqtt: ingest?.stats }),
+  });
+  const httpUrl = await http.listen(o.httpPort ?? 0, host);
+  let sweeping = true;
+  const sweep = async () => {
+    while (sweeping) {
+      await clock.sleep(60_000).catch(() => undefined);
+      if (!sweeping) break;
+      await stores.ledger.expirePending().catch((err) => log.warn('ledger.expire_failed', { error: String(err) }));
+    }
+  };
+  const sweeper = sweep();
+  log.info('cloud.started', { httpUrl, brokerUrl, store: stores.kind });
+  return {
+    httpUrl,
+    brokerUrl,
+    center,
+    stores,
+    broker,
+    ingest,
+    http,
+    async stop() {
+      sweeping = false;
+      await ingest?.stop().catch(() => undefined);
+      await http.close();
+      await broker?.close();
+      await stores.close();
+      void sweeper;
+    },
+  };
+}
