@@ -3,6 +3,7 @@
  * (inside `open()`/`requestLine()`), so importing this module never needs the library or
  * the device.
  */
+export * from './frame-source';
 export * from './gpio';
 export * from './hid';
 export * from './pwm';
