@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io';
 import { register as board } from './board';
+import { register as cloud } from './cloud';
+import { register as display } from './display';
+import { register as r307 } from './r307';
+import { register as emv } from './emv';
 
 export type RegisterCommands = (program: Command, io: CliIo) => void;
 
 /** Every command group of the `handset` CLI, in the order `--help` lists them. */
-export const commands: RegisterCommands[] = [board];
+export const commands: RegisterCommands[] = [board, cloud, display, emv, r307];

@@ -139,7 +139,7 @@ export function parseCpm(input: string | Uint8Array): CpmPayload {
     throw new EmvError('CPM_TOO_LARGE', `CPM payload of ${bytes.length} bytes exceeds ${MAX_CPM_TEXT}`, MAX_CPM_TEXT);
   const top = decodeBerTlv(bytes, { opaque: ['63', '64'] });
   const first = top[0];
-  if (!first || first.tag !== '85')
+  if (first?.tag !== '85')
     throw new EmvError('CPM_FIRST_NOT_85', 'the first object must be the Payload Format Indicator (85)', first?.offset ?? 0, [
       '85',
     ]);
