@@ -3,8 +3,8 @@ import type { CliIo } from '../io';
 import { register as board } from './board';
 import { register as cloud } from './cloud';
 import { register as display } from './display';
-import { register as r307 } from './r307';
 import { register as emv } from './emv';
+import { register as r307 } from './r307';
 
 export type RegisterCommands = (program: Command, io: CliIo) => void;
 
