@@ -30,12 +30,15 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function port(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ValidationError(`bad port ${JSON.stringify(v)}`, { code: 'BAD_ARGUMENT' });
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new ValidationError(`bad port ${JSON.stringify(v)}`, { code: 'BAD_ARGUMENT' });
   return n;
 }
 
 export function register(program: Command, io: CliIo): void {
-  const cloud = program.command('cloud').description('cloud service center: registration, authorisation, ledger, MQTT ingest, HTTP API');
+  const cloud = program
+    .command('cloud')
+    .description('cloud service center: registration, authorisation, ledger, MQTT ingest, HTTP API');
 
   cloud
     .command('serve')
@@ -73,7 +76,9 @@ export function register(program: Command, io: CliIo): void {
         }
         await c.createMerchant({ merchantId: 'm-demo', currency: 'EUR', name: 'Demo Shop' });
       }
-      io.out(`${JSON.stringify({ event: 'ready', httpUrl: running.httpUrl, brokerUrl: running.brokerUrl, store: running.stores.kind, pid: process.pid })}\n`);
+      io.out(
+        `${JSON.stringify({ event: 'ready', httpUrl: running.httpUrl, brokerUrl: running.brokerUrl, store: running.stores.kind, pid: process.pid })}\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -116,7 +121,9 @@ export function register(program: Command, io: CliIo): void {
       try {
         const center = new CloudCenter({ registry: stores.registry, ledger: stores.ledger, vault: SeedVault.fromEnv().vault });
         const rep = await center.checkInvariants();
-        io.out(`${JSON.stringify({ ok: rep.ok, accounts: rep.accounts, booked: rep.booked, totals: rep.totals, violations: rep.violations }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+        io.out(
+          `${JSON.stringify({ ok: rep.ok, accounts: rep.accounts, booked: rep.booked, totals: rep.totals, violations: rep.violations }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`,
+        );
         if (!rep.ok) process.exitCode = 1;
       } finally {
         await stores.close();
