@@ -11,3 +11,4 @@ export * from './ports';
 export * from './receipt';
 export * from './server';
 export * from './terminal';
+export * from './mpm';
