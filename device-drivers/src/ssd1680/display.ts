@@ -143,8 +143,10 @@ export interface UpdateInfo {
   kind: RefreshKind | 'none';
   /** Why a full refresh was chosen when 'auto'/'partial' was asked ('first', 'wake', 'limit', 'recover'). */
   reason?: string;
-  /** The native-RAM window written (8-px aligned in X) for partial refreshes. */
+  /** Bounding box of the native-RAM windows written (8-px aligned in X) for partial refreshes. */
   window?: Rect;
+  /** Each RAM window written by a partial refresh (several disjoint changes -> several windows, one activation). */
+  windows?: Rect[];
   /** Bytes clocked over SPI by this update (commands + data). */
   bytes: number;
   /** Milliseconds the controller held BUSY high. */

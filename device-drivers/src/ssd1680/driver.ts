@@ -115,7 +115,7 @@ export class Ssd1680 extends EinkDisplay {
   private forceFull: string | undefined = 'first';
   private shownFrame: MonoBitmap | undefined;
   private shownPlane: Uint8Array | undefined;
-  private stale: ByteRect | undefined;
+  private stale: ByteRect[] = [];
   private partials = 0;
   private borderHeld = false;
   private lutLoaded = false;
@@ -229,15 +229,17 @@ export class Ssd1680 extends EinkDisplay {
       } else kind = 'partial';
 
       let window: Rect | undefined;
+      let windows: Rect[] | undefined;
       if (kind === 'partial') {
-        const diff = this.diff(plane);
-        if (!diff) return this.finish({ kind: 'none', bytes: 0, busyMs: 0, partialsSinceFull: this.partials }, frame, plane);
-        const w = this.stale ? union(diff, this.stale) : diff;
-        window = { x: w.x0 * 8, y: w.y0, w: (w.x1 - w.x0 + 1) * 8, h: w.y1 - w.y0 + 1 };
-        await this.partialSequence(plane, w, () => {
+        if (!this.diff(plane))
+          return this.finish({ kind: 'none', bytes: 0, busyMs: 0, partialsSinceFull: this.partials }, frame, plane);
+        const rects = this.windows(plane);
+        windows = rects.map(toPixels);
+        window = toPixels(rects.reduce(union));
+        await this.partialSequence(plane, rects, () => {
           activated = true;
         });
-        this.stale = w;
+        this.stale = rects;
         this.partials++;
       } else {
         if (asked === 'auto' && reason === undefined && this.shownPlane && !this.diff(plane))
@@ -245,12 +247,12 @@ export class Ssd1680 extends EinkDisplay {
         await this.fullSequence(plane, kind === 'fast', () => {
           activated = true;
         });
-        this.stale = undefined;
+        this.stale = [];
         this.partials = 0;
         this.forceFull = undefined;
       }
       return this.finish(
-        { kind, reason, window, bytes: this.opBytes, busyMs: this.opBusyMs, partialsSinceFull: this.partials },
+        { kind, reason, window, windows, bytes: this.opBytes, busyMs: this.opBusyMs, partialsSinceFull: this.partials },
         frame,
         plane,
       );
@@ -319,7 +321,7 @@ export class Ssd1680 extends EinkDisplay {
     this.asleep = false;
     this.ready = true;
     // RAM planes no longer match anything we know of
-    this.stale = undefined;
+    this.stale = [];
     if (!this.forceFull) this.forceFull = 'reset';
   }
 
@@ -355,7 +357,7 @@ export class Ssd1680 extends EinkDisplay {
     this.lutLoaded = false;
   }
 
-  private async partialSequence(plane: Uint8Array, w: ByteRect, onActivate: () => void): Promise<void> {
+  private async partialSequence(plane: Uint8Array, rects: ByteRect[], onActivate: () => void): Promise<void> {
     const old = this.shownPlane as Uint8Array;
     const custom = !this.panel.otpPartialWaveform && this.partialLut;
     if (custom && !this.lutLoaded) {
@@ -372,11 +374,13 @@ export class Ssd1680 extends EinkDisplay {
       this.borderHeld = true;
     }
     if (custom) await this.activate(UpdateSeq.POWER_ON);
-    await this.setWindow(w);
-    await this.setCursor(w.x0, w.y0);
-    await this.command(Cmd.WRITE_RAM_RED, this.slice(old, w));
-    await this.setCursor(w.x0, w.y0);
-    await this.command(Cmd.WRITE_RAM_BW, this.slice(plane, w));
+    for (const w of rects) {
+      await this.setWindow(w);
+      await this.setCursor(w.x0, w.y0);
+      await this.command(Cmd.WRITE_RAM_RED, this.slice(old, w));
+      await this.setCursor(w.x0, w.y0);
+      await this.command(Cmd.WRITE_RAM_BW, this.slice(plane, w));
+    }
     onActivate();
     await this.activate(custom ? UpdateSeq.PARTIAL_CUSTOM_LUT : UpdateSeq.PARTIAL);
   }
@@ -504,6 +508,53 @@ export class Ssd1680 extends EinkDisplay {
     return x1 < 0 ? undefined : { x0, x1, y0, y1 };
   }
 
+  /**
+   * The RAM windows for a partial refresh: per native row, the changed byte range plus
+   * the ranges whose old plane is stale from the previous partial; rows are grouped into
+   * rectangles greedily, merging while one rectangle costs fewer bytes (both planes) than
+   * two (the window and counter commands of one more window).
+   */
+  private windows(plane: Uint8Array): ByteRect[] {
+    const old = this.shownPlane as Uint8Array;
+    const bpr = this.panel.bytesPerRow;
+    const H = this.panel.height;
+    const lo = new Int16Array(H).fill(bpr);
+    const hi = new Int16Array(H).fill(-1);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < bpr; x++) {
+        const i = y * bpr + x;
+        if (plane[i] === old[i]) continue;
+        if (x < (lo[y] ?? bpr)) lo[y] = x;
+        hi[y] = x;
+      }
+    for (const r of this.stale)
+      for (let y = r.y0; y <= r.y1; y++) {
+        lo[y] = Math.min(lo[y] ?? bpr, r.x0);
+        hi[y] = Math.max(hi[y] ?? -1, r.x1);
+      }
+    const area = (r: ByteRect) => (r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1);
+    const rects: ByteRect[] = [];
+    let cur: ByteRect | undefined;
+    for (let y = 0; y < H; y++) {
+      const h = hi[y] ?? -1;
+      if (h < 0) continue;
+      const row = { x0: lo[y] ?? 0, x1: h, y0: y, y1: y };
+      if (!cur) {
+        cur = row;
+        continue;
+      }
+      const merged = union(cur, row);
+      if (2 * area(merged) <= 2 * (area(cur) + area(row)) + WINDOW_OVERHEAD) cur = merged;
+      else {
+        rects.push(cur);
+        cur = row;
+      }
+    }
+    if (cur) rects.push(cur);
+    if (rects.length > MAX_WINDOWS) return [rects.reduce(union)];
+    return rects;
+  }
+
   private slice(plane: Uint8Array, w: ByteRect): Uint8Array {
     const bpr = this.panel.bytesPerRow;
     const cols = w.x1 - w.x0 + 1;
@@ -511,6 +562,14 @@ export class Ssd1680 extends EinkDisplay {
     for (let y = w.y0; y <= w.y1; y++) out.set(plane.subarray(y * bpr + w.x0, y * bpr + w.x1 + 1), (y - w.y0) * cols);
     return out;
   }
+}
+
+/** Bytes of the 0x44/0x45/0x4E/0x4F commands one extra window costs. */
+const WINDOW_OVERHEAD = 21;
+const MAX_WINDOWS = 16;
+
+function toPixels(r: ByteRect): Rect {
+  return { x: r.x0 * 8, y: r.y0, w: (r.x1 - r.x0 + 1) * 8, h: r.y1 - r.y0 + 1 };
 }
 
 function union(a: ByteRect, b: ByteRect): ByteRect {

@@ -81,6 +81,34 @@ group('Ssd1680 driver against the simulated panel', () => {
     await rig.close();
   });
 
+  it('two distant changes go out as two RAM windows under one activation', async () => {
+    const rig = await createSimEinkRig();
+    const a = picture(122, 250);
+    await rig.display.update(a);
+    rig.spi.resetStats();
+    const b = a.clone();
+    b.fillRect(100, 10, 8, 4);
+    b.fillRect(8, 230, 8, 4);
+    const info = await rig.display.update(b);
+    expect(info.windows).toEqual([
+      { x: 96, y: 10, w: 16, h: 4 },
+      { x: 8, y: 230, w: 8, h: 4 },
+    ]);
+    const seq = describe(commands(rig.spi.recording));
+    expect(seq.filter((c) => c.startsWith('26'))).toHaveLength(2);
+    expect(seq.filter((c) => c === '20')).toHaveLength(1);
+    expect(info.bytes).toBeLessThan(120);
+    expect(rig.panel.pixels().equals(b)).toBe(true);
+    // the next partial rewrites the old plane where it is stale (both earlier windows)
+    const c = b.clone();
+    c.fillRect(60, 120, 8, 2);
+    const next = await rig.display.update(c);
+    expect(next.windows).toHaveLength(3);
+    expect(rig.panel.pixels().equals(c)).toBe(true);
+    expect(rig.panel.mismatchPixels()).toBe(0);
+    await rig.close();
+  });
+
   it('an unchanged frame sends nothing', async () => {
     const rig = await createSimEinkRig();
     const a = picture(122, 250);
