@@ -70,6 +70,13 @@ describe('SerialPortUart (real pty)', () => {
     });
   });
 
+  it('a bad baud rate is a ValidationError, at open and at setBaudRate', async () => {
+    await expect(new SerialPortUart({ path: '/dev/null', baudRate: 0 }).open()).rejects.toMatchObject({ code: 'INVALID' });
+    const { a } = await pair();
+    await expect(a.setBaudRate(Number.NaN)).rejects.toMatchObject({ code: 'INVALID' });
+    expect(a.baudRate).toBe(57600);
+  });
+
   it('opening a path that is not a tty fails with a typed error', async () => {
     const u = new SerialPortUart({ path: '/etc/hostname', baudRate: 57600 });
     await expect(u.open()).rejects.toMatchObject({ name: 'TransportError', message: expect.stringContaining('/etc/hostname') });

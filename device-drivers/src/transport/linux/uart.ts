@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { CanceledError, TransportError } from '../../core/errors';
+import { CanceledError, TransportError, ValidationError } from '../../core/errors';
 import type { Uart, UartOptions } from '../uart';
 
 /**
@@ -85,6 +85,7 @@ export class SerialPortUart implements Uart {
   async open(): Promise<void> {
     if (this.port || this.opening)
       throw new TransportError(`${this.path} is already open`, { code: 'ALREADY_OPEN', device: this.path });
+    checkBaud(this.baudRate, this.path);
     this.opening = true;
     try {
       try {
@@ -194,6 +195,7 @@ export class SerialPortUart implements Uart {
   async setBaudRate(baudRate: number): Promise<void> {
     const port = this.port;
     if (!port) throw this.notOpen();
+    checkBaud(baudRate, this.path);
     try {
       await port.update({ baudRate });
     } catch (cause) {
@@ -288,6 +290,11 @@ async function loadBinding(path: string): Promise<SerialBinding> {
       cause,
     });
   }
+}
+
+function checkBaud(baudRate: number, path: string): void {
+  if (!Number.isInteger(baudRate) || baudRate <= 0 || baudRate > 4_000_000)
+    throw new ValidationError(`${path}: baud rate must be a positive integer <= 4000000, got ${baudRate}`, { device: path });
 }
 
 function isCanceled(err: unknown): boolean {
