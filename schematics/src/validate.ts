@@ -94,6 +94,106 @@ function lineCol(text: string, pos: number): string {
   return `line ${line}, column ${col}`;
 }
 
+/**
+ * Offset of the first JSON syntax error in `text` (a small recursive-descent scanner run
+ * only after JSON.parse failed, because V8's message does not always carry a position).
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const lit = (word: string) => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail();
+  };
+  const str = () => {
+    if (text[i] !== '"') fail();
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      const c = text.charCodeAt(i);
+      if (c < 0x20) fail();
+      if (text[i] === '\\') {
+        i++;
+        if (text[i] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 5;
+          continue;
+        }
+        if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) fail();
+      }
+      i++;
+    }
+    if (text[i] !== '"') fail();
+    i++;
+  };
+  const num = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!m) fail();
+    i += (m as RegExpExecArray)[0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        str();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') {
+          i++;
+          return;
+        } else fail();
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') {
+          i++;
+          return;
+        } else fail();
+      }
+    }
+    if (c === '"') str();
+    else if (c === 't') lit('true');
+    else if (c === 'f') lit('false');
+    else if (c === 'n') lit('null');
+    else num();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+  } catch (pos) {
+    if (typeof pos === 'number') return pos;
+    throw pos;
+  }
+  return text.length;
+}
+
 function jsonPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const k of path) out += typeof k === 'number' ? `[${k}]` : out ? `.${String(k)}` : String(k);
@@ -156,9 +256,15 @@ export function parseBoardText(text: string, source = 'board'): Board {
     raw = JSON.parse(text);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    const pos = /position (\d+)/.exec(msg);
-    const where = pos ? ` at ${lineCol(text, Number(pos[1]))}` : '';
-    throw new BoardError(source, [{ rule: 'json', message: `not valid JSON${where}: ${msg}` }]);
+    const pos = jsonErrorOffset(text);
+    const near = JSON.stringify(text.slice(pos, pos + 12));
+    throw new BoardError(source, [
+      {
+        rule: 'json',
+        path: lineCol(text, pos),
+        message: `not valid JSON at ${lineCol(text, pos)} near ${near} (${msg.split('\n')[0]})`,
+      },
+    ]);
   }
   return validateBoard(raw, source);
 }
