@@ -505,9 +505,20 @@ export class CloudCenter {
   private async decide(cands: Candidate[], out: Outcome[]): Promise<void> {
     if (!cands.length) return;
     // B: claim
+    // Devices are locked in id order: decisions for one device are serialised across
+    // workers (PostgreSQL), and two batches cannot deadlock. A retried transaction starts
+    // again from the phase-A state.
+    const fresh = cands
+      .filter((c) => !c.resumed)
+      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
     await this.registry.tx(async (r) => {
-      for (const c of cands) {
-        if (c.resumed) continue;
+      for (const c of fresh) {
+        c.record = undefined;
+        c.existed = false;
+        c.resumed = false;
+      }
+      for (const c of fresh) {
+        await r.getDevice(c.deviceId, true);
         const prior = await r.getPayment(c.paymentId, true);
         if (prior) {
           c.record = prior;
@@ -596,7 +607,7 @@ export class CloudCenter {
     };
     const decline = async (reason: DeclineReason, detail: string | null = null): Promise<PaymentRecord> => {
       const rec = { ...base, status: 'declined' as const, reason, detail, decidedAt: c.receivedAt };
-      await r.insertPayment(rec);
+      if (!(await r.insertPayment(rec))) throw new StateError('PAYMENT_RACE', `payment ${c.paymentId} was recorded concurrently`);
       return rec;
     };
     // pay code: verify and consume first (a presented code is spent whatever follows)
@@ -657,7 +668,7 @@ export class CloudCenter {
       return decline('limit_exceeded', c.charge ? 'pay codes are limited to the step-up amount' : 'PIN step-up required');
     }
     const rec: PaymentRecord = { ...base, capture: order.capture };
-    await r.insertPayment(rec);
+    if (!(await r.insertPayment(rec))) throw new StateError('PAYMENT_RACE', `payment ${c.paymentId} was recorded concurrently`);
     await r.updateOrder(c.merchantId, c.orderRef, { paymentId: c.paymentId });
     return rec;
   }
