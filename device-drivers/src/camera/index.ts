@@ -1,3 +1,4 @@
+export * from './capture';
 export * from './driver';
 export * from './image';
 export * from './protocol';

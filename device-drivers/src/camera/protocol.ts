@@ -4,130 +4,19 @@
  * AE model, the per-frame statistics the fill-light controller reads, and the camera
  * errors. Imported by both `driver.ts` and `sim.ts`.
  *
- * Byte layouts (reference camera-light-pinpad.md section 1):
- * - `rpicam-vid --codec yuv420 -o -`: planar YUV 4:2:0 per frame, rows padded to the
- *   hardware stride (a multiple of 64 bytes): Y plane = stride x height, then U and V at
- *   stride/2 x height/2 each. The Y plane cropped to `width` is the gray image.
- * - `ffmpeg ... -f rawvideo -pix_fmt gray -`: width x height bytes per frame, no padding.
- * Pipe chunks never align with frames: readers accumulate and slice whole frames.
+ * The pipe byte layouts (rpicam-vid YUV420 with stride padding, ffmpeg gray) and the
+ * CSI/UVC command builders live with the capture transport
+ * (transport/linux/frame-source.ts); this file adds the video-file command used as the
+ * camera in tests.
  */
 import { HandsetError, type HandsetErrorOptions, ValidationError } from '../core/errors';
+import type { CaptureCommand } from '../transport/linux/frame-source';
 
 /** Camera errors. Codes: `FRAME_SIZE` (wrong dimensions), `FRAME_TRUNCATED` (too few bytes). */
 export class CameraFrameError extends HandsetError {
   constructor(code: 'FRAME_SIZE' | 'FRAME_TRUNCATED', message: string, options: HandsetErrorOptions = {}) {
     super(code, message, options);
   }
-}
-
-/** How one raw frame is laid out in the capture pipe. */
-export interface FrameLayout {
-  format: 'gray' | 'yuv420';
-  width: number;
-  height: number;
-  /** Bytes per row of the Y (gray) plane. */
-  stride: number;
-  /** Bytes per whole frame in the pipe. */
-  frameBytes: number;
-}
-
-/** rpicam-vid's YUV420 layout: Y stride padded to a multiple of `align` (64) bytes. */
-export function yuv420Layout(width: number, height: number, align = 64): FrameLayout {
-  checkSize(width, height);
-  if (width % 2 || height % 2) throw new ValidationError(`yuv420 needs even dimensions, got ${width}x${height}`);
-  const stride = Math.ceil(width / align) * align;
-  return { format: 'yuv420', width, height, stride, frameBytes: (stride * height * 3) / 2 };
-}
-
-/** ffmpeg `-pix_fmt gray` layout. */
-export function grayLayout(width: number, height: number): FrameLayout {
-  checkSize(width, height);
-  return { format: 'gray', width, height, stride: width, frameBytes: width * height };
-}
-
-/** Copies the gray image (Y plane cropped to width) out of one raw frame. */
-export function extractGray(
-  raw: Uint8Array,
-  layout: FrameLayout,
-  out = new Uint8Array(layout.width * layout.height),
-): Uint8Array {
-  if (raw.length < layout.frameBytes)
-    throw new CameraFrameError('FRAME_TRUNCATED', `raw frame has ${raw.length} bytes, layout needs ${layout.frameBytes}`);
-  if (layout.stride === layout.width) {
-    out.set(raw.subarray(0, layout.width * layout.height));
-    return out;
-  }
-  for (let y = 0; y < layout.height; y++)
-    out.set(raw.subarray(y * layout.stride, y * layout.stride + layout.width), y * layout.width);
-  return out;
-}
-
-function checkSize(width: number, height: number): void {
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0 && width <= 8192 && height <= 8192))
-    throw new ValidationError(`frame size must be integers in 1..8192, got ${width}x${height}`);
-}
-
-/** A process to start: command and argv, and the layout of what it writes on stdout. */
-export interface CaptureCommand {
-  command: string;
-  args: string[];
-  layout: FrameLayout;
-}
-
-export interface RpicamOptions {
-  width: number;
-  height: number;
-  fps?: number;
-  /** Fixed shutter in us (locks AE's shutter). */
-  shutterUs?: number;
-  /** Fixed analogue gain. */
-  gain?: number;
-  /** Mains flicker period: 10000 (50 Hz) or 8333 (60 Hz). */
-  flickerPeriodUs?: number;
-  /** Where per-frame JSON metadata (ExposureTime, AnalogueGain) goes: a file or FIFO. */
-  metadataPath?: string;
-  /** Camera index for multi-camera boards. */
-  camera?: number;
-}
-
-/**
- * `rpicam-vid` streaming YUV420 to stdout forever, no preview. Stride-aware layout.
- * Metadata goes to a separate file/FIFO because stdout carries the frames.
- */
-export function rpicamVidCommand(o: RpicamOptions): CaptureCommand {
-  const layout = yuv420Layout(o.width, o.height);
-  const args = ['-t', '0', '-n', '--codec', 'yuv420', '--width', String(o.width), '--height', String(o.height)];
-  args.push('--framerate', String(o.fps ?? 30));
-  if (o.camera !== undefined) args.push('--camera', String(o.camera));
-  if (o.shutterUs !== undefined) args.push('--shutter', String(Math.round(o.shutterUs)));
-  if (o.gain !== undefined) args.push('--gain', String(o.gain));
-  if (o.flickerPeriodUs !== undefined) args.push('--flicker-period', `${Math.round(o.flickerPeriodUs)}us`);
-  if (o.metadataPath) args.push('--metadata', o.metadataPath, '--metadata-format', 'json');
-  args.push('-o', '-');
-  return { command: 'rpicam-vid', args, layout };
-}
-
-export interface FfmpegV4l2Options {
-  device: string;
-  width: number;
-  height: number;
-  fps?: number;
-  /** Camera-side format: raw 'yuyv422' (default) or 'mjpeg' for high resolutions. */
-  inputFormat?: 'yuyv422' | 'mjpeg';
-}
-
-/** `ffmpeg -f v4l2` from a UVC webcam, gray frames to stdout. */
-export function ffmpegV4l2Command(o: FfmpegV4l2Options): CaptureCommand {
-  const layout = grayLayout(o.width, o.height);
-  return {
-    command: 'ffmpeg',
-    args: [
-      ...['-hide_banner', '-loglevel', 'error', '-f', 'v4l2', '-input_format', o.inputFormat ?? 'yuyv422'],
-      ...['-video_size', `${o.width}x${o.height}`, '-framerate', String(o.fps ?? 30), '-i', o.device],
-      ...['-f', 'rawvideo', '-pix_fmt', 'gray', '-'],
-    ],
-    layout,
-  };
 }
 
 export interface FfmpegFileOptions {
@@ -138,16 +27,22 @@ export interface FfmpegFileOptions {
   realtime?: boolean;
   /** Loop the file forever. Default false. */
   loop?: boolean;
+  bin?: string;
 }
 
-/** `ffmpeg` decoding a video file to gray frames on stdout: the test stand-in for a camera. */
+/**
+ * `ffmpeg` decoding a video file to gray frames on stdout: the test stand-in for a
+ * camera (the CSI and UVC builders are the transports' `rpicamVidCommand` /
+ * `ffmpegV4l2Command`).
+ */
 export function ffmpegFileCommand(o: FfmpegFileOptions): CaptureCommand {
-  const layout = grayLayout(o.width, o.height);
-  const args = ['-hide_banner', '-loglevel', 'error'];
+  if (!(Number.isInteger(o.width) && Number.isInteger(o.height) && o.width > 0 && o.height > 0))
+    throw new ValidationError(`frame size must be positive integers, got ${o.width}x${o.height}`);
+  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
   if (o.realtime ?? true) args.push('-re');
   if (o.loop) args.push('-stream_loop', '-1');
   args.push('-i', o.path, '-vf', `scale=${o.width}:${o.height}`, '-f', 'rawvideo', '-pix_fmt', 'gray', '-');
-  return { command: 'ffmpeg', args, layout };
+  return { cmd: o.bin ?? 'ffmpeg', args, width: o.width, height: o.height, pixelFormat: 'gray' };
 }
 
 /**
