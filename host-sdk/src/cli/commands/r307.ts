@@ -26,7 +26,7 @@ import {
   SimR307,
   type TransferProgress,
 } from '@handset/device-drivers/r307';
-import { SerialPortUart } from '@handset/device-drivers/transport/linux';
+import { type SerialBinding, SerialPortUart } from '@handset/device-drivers/transport/linux';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { CliIo } from '../io';
@@ -57,7 +57,7 @@ export interface ServeSimR307Options {
  */
 export async function serveSimR307(options: ServeSimR307Options, io: CliIo, signal: AbortSignal): Promise<void> {
   const baudRate = options.baudRate ?? 57600;
-  const uart = new SerialPortUart({ path: options.port, baudRate, lock: false });
+  const uart = await serialUart(options.port, baudRate);
   const sim = new SimR307({
     clock: systemClock,
     store: options.statePath ? new FileR307Store(options.statePath) : new MemoryR307Store(),
@@ -77,6 +77,21 @@ export async function serveSimR307(options: ServeSimR307Options, io: CliIo, sign
   io.out(`r307 sim: stopped (${sim.history.length} commands served)\n`);
 }
 
+/**
+ * The serialport native binding, loaded by a run-time specifier: the tsup bundle of
+ * the CLI inlines every package host-sdk does not list itself, and an inlined
+ * bindings-cpp fails ("Dynamic require of tty"). Loading it by name keeps it external.
+ */
+async function serialBinding(): Promise<SerialBinding> {
+  const specifier = ['@serialport', 'bindings-cpp'].join('/');
+  const mod = (await import(specifier)) as { autoDetect(): SerialBinding };
+  return mod.autoDetect();
+}
+
+async function serialUart(path: string, baudRate: number): Promise<SerialPortUart> {
+  return new SerialPortUart({ path, baudRate, binding: await serialBinding() });
+}
+
 interface HostOptions {
   port: string;
   baud: string;
@@ -93,7 +108,7 @@ function parseIntArg(value: string, what: string, min: number, max: number): num
 
 async function withDriver<T>(o: HostOptions, fn: (d: R307) => Promise<T>): Promise<T> {
   const baudRate = parseIntArg(o.baud, '--baud', 9600, 115200);
-  const uart = new SerialPortUart({ path: o.port, baudRate });
+  const uart = await serialUart(o.port, baudRate);
   const driver = new R307({
     uart,
     password: parseIntArg(o.password, '--password', 0, 0xffffffff),
