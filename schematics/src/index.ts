@@ -8,4 +8,5 @@ export * from './errors';
 export * from './generate';
 export * from './netlist';
 export * from './pins';
+export * from './reference';
 export * from './validate';

@@ -928,19 +928,25 @@ function runRules(raw: unknown, board: Board): BoardProblem[] {
 // Loading
 
 /**
- * Where the checked-in board lives: `$HANDSET_BOARD`, else `schematics/handset.board.json`
- * next to this source file, else found by walking up from the working directory (the
- * bundled CLI has no source tree next to it).
+ * Where the checked-in board lives: `$HANDSET_BOARD`; else `schematics/handset.board.json`
+ * next to this source file (or, from the bundled CLI in host-sdk/dist, in the sibling
+ * schematics folder); else found by walking up from the working directory.
  */
 export function defaultBoardPath(): string {
   const env = process.env.HANDSET_BOARD;
   if (env) return resolve(env);
-  const here = fileURLToPath(new URL('../handset.board.json', import.meta.url));
-  if (existsSync(here)) return here;
+  const candidates = [
+    new URL('../handset.board.json', import.meta.url),
+    new URL('../../schematics/handset.board.json', import.meta.url),
+  ];
+  for (const c of candidates) {
+    const path = fileURLToPath(c);
+    if (existsSync(path)) return path;
+  }
   for (let dir = process.cwd(); ; dir = dirname(dir)) {
     const candidate = join(dir, 'schematics', 'handset.board.json');
     if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return here;
+    if (dirname(dir) === dir) return join(process.cwd(), 'schematics', 'handset.board.json');
   }
 }
 

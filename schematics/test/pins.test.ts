@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoardError, boardPins, loadBoard, validateBoard } from '../src/index';
+import { BoardError, boardPins, loadBoard, referenceBoard, validateBoard } from '../src/index';
 import { mutated, net } from './helpers';
 
 describe('boardPins', () => {
@@ -73,6 +73,11 @@ describe('boardPins', () => {
     const p = boardPins(validateBoard(board), 'pi4');
     expect(p.ssd1680.pwr).toBeNull();
     expect(p.r307.touch).toMatchObject({ line: 22, headerPin: 15 });
+  });
+
+  it('referenceBoard() (bundled JSON, no fs) equals the checked-in file', async () => {
+    expect(referenceBoard()).toEqual(await loadBoard());
+    expect(boardPins(referenceBoard(), 'pi5')).toEqual(boardPins(await loadBoard(), 'pi5'));
   });
 
   it('throws a typed error for an unknown model', async () => {
