@@ -514,7 +514,7 @@ export function renderWiringSvg(board: Board): string {
     const weight = w ? ' font-weight="bold"' : '';
     if (h.pin % 2 === 0) {
       out.push(
-        `  ${text(x + 4, y - 17, label, `font-size="12"${weight} fill="${color}" transform="rotate(-90 ${x + 4} ${y - 17})"`)}`,
+        `  ${text(x + 4, y - 22, label, `font-size="12"${weight} fill="${color}" transform="rotate(-90 ${x + 4} ${y - 22})"`)}`,
       );
     } else {
       out.push(
