@@ -37,3 +37,7 @@ export const signedRegistration = () =>
 
 export const wire = (m: unknown): Record<string, unknown> =>
   JSON.parse(JSON.stringify(m, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+
+/** MPM v1.0 Annex B.7 (reference emv-qr.md §2): dynamic, Chinese language template. */
+export const SPEC_B7 =
+  '00020101021229300012D156000000000510A93FO3230Q31280012D15600000001030812345678520441115802CN5914BEST TRANSPORT6007BEIJING64200002ZH0104最佳运输0202北京540523.7253031565502016233030412340603***0708A60086670902ME91320016A0112233449988770708123456786304A13A';
