@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createSimEinkRig } from '@handset/device-drivers/ssd1680';
 import { renderScreen, type Screen } from './screens';
 
@@ -92,4 +93,9 @@ export async function writeScreenPngs(outDir: string, scale = 2): Promise<string
     await rig.close();
   }
   return files;
+}
+
+// `npx tsx firmware-ts/src/ui/gallery.ts [DIR]` (same as `handset display screens --out DIR`)
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const f of await writeScreenPngs(process.argv[2] ?? 'docs/screens')) process.stdout.write(`${f}\n`);
 }
