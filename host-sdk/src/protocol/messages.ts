@@ -319,11 +319,51 @@ function parseJson(bytes: Uint8Array | string): unknown {
   }
   if (new TextEncoder().encode(text).length > MAX_MESSAGE_BYTES)
     throw new MessageError('MESSAGE_TOO_LARGE', `message exceeds ${MAX_MESSAGE_BYTES} bytes`, '$');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (cause) {
     throw new MessageError('MESSAGE_NOT_JSON', `not JSON: ${cause instanceof Error ? cause.message : String(cause)}`, '$');
   }
+  const dup = firstDuplicateKey(text);
+  if (dup !== undefined)
+    throw new MessageError('MESSAGE_DUPLICATE_KEY', `key ${JSON.stringify(dup)} occurs twice in one object`, dup);
+  return value;
+}
+
+/**
+ * First key that occurs twice in one object of (already valid) JSON text. JSON.parse
+ * keeps the last one silently; another reader might keep the first, so a message with
+ * duplicate keys could mean two things and is refused.
+ */
+function firstDuplicateKey(text: string): string | undefined {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.has(key)) return key;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ',') expectKey = stack[stack.length - 1] instanceof Set;
+  }
+  return undefined;
 }
 
 /** Validates an already-parsed JSON value against one kind's schema. */

@@ -291,15 +291,14 @@ export function mayPublish(who: Identity | string | undefined | null, topic: str
 
 /**
  * May this client subscribe to `filter`? The filter (after removing a `$share/group/`
- * prefix) must be covered by one of the role's allowed filters, so `handset/v1/+/result`
- * is refused for a device while `handset/v1/<own id>/ota/+` is allowed.
+ * prefix, as Mosquitto does) must be covered by one of the role's allowed filters, so
+ * `handset/v1/+/result` is refused for a device while `handset/v1/<own id>/ota/+` is allowed.
  */
 export function maySubscribe(who: Identity | string | undefined | null, filter: string, root = ''): boolean {
   const identity = asIdentity(who);
   if (!identity || typeof filter !== 'string') return false;
   const inner = stripSharePrefix(filter);
   if (inner === undefined || !isFilter(inner)) return false;
-  if (inner !== filter && identity.role !== 'cloud') return false;
   return rulesFor(identity, 'subscribe', root).some((f) => filterCovers(f, inner));
 }
 

@@ -129,6 +129,14 @@ describe('messages', () => {
     expect(fail('authorisation', '[]').code).toBe('MESSAGE_INVALID');
     expect(fail('authorisation', 'null').code).toBe('MESSAGE_INVALID');
     expect(() => decodeAnyMessage('{"type":"nope"}')).toThrow(MessageError);
+    const text = new TextDecoder().decode(encodeMessage('authorisation', signedAuth()));
+    const dup = fail('authorisation', text.replace('"amount":"9873"', '"amount":"9873","amount":"1"'));
+    expect(dup).toMatchObject({ code: 'MESSAGE_DUPLICATE_KEY', path: 'amount' });
+    expect(fail('authorisation', text.replace('{', '{"a\\"b":1,"a\\"b":2,')).code).toBe('MESSAGE_DUPLICATE_KEY');
+    const nested = { ...wire(signedRegistration()) };
+    const nestedText = JSON.stringify(nested).replace('"slot":0,', '"slot":0,"slot":0,');
+    expect(fail('registration.request', nestedText).code).toBe('MESSAGE_DUPLICATE_KEY');
+    expect(decodeMessage('registration.request', JSON.stringify(nested)).slots).toHaveLength(2);
   });
 
   it('refuses registrations carrying a raw template or duplicate slots', () => {

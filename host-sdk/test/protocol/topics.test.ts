@@ -76,7 +76,9 @@ describe('topics', () => {
     expect(maySubscribe('hs-1', 'handset/v1/+/result')).toBe(false);
     expect(maySubscribe('hs-1', 'handset/v1/hs-1/#')).toBe(false);
     expect(maySubscribe('hs-1', '#')).toBe(false);
-    expect(maySubscribe('hs-1', '$share/cloud/handset/v1/hs-1/result')).toBe(false);
+    expect(maySubscribe('hs-1', '$share/g/handset/v1/hs-1/result')).toBe(true);
+    expect(maySubscribe('hs-1', '$share/g/handset/v1/+/result')).toBe(false);
+    expect(maySubscribe('hs-1', '$share/handset/v1/hs-1/result')).toBe(false);
     expect(maySubscribe('cloud', '$share/cloud/handset/v1/+/auth')).toBe(true);
     expect(maySubscribe('cloud', 'handset/v1/+/auth')).toBe(true);
     expect(maySubscribe('cloud', 'handset/#')).toBe(false);
