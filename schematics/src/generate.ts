@@ -202,13 +202,13 @@ export async function checkGenerated(board: Board, boardPath: string): Promise<{
 
 /** Rasterises wiring.svg to PNG with sharp (librsvg) at `density` dpi (96 = 1:1). */
 export async function renderWiringPng(svg: string, density = 96): Promise<Buffer> {
-  let sharp: typeof import('sharp');
+  // A variable specifier keeps bundlers (the CLI's tsup build) from inlining sharp's native loader.
+  const specifier = 'sharp';
+  let sharp: typeof import('sharp')['default'];
   try {
-    sharp = (await import('sharp')).default as unknown as typeof import('sharp');
+    ({ default: sharp } = (await import(specifier)) as typeof import('sharp'));
   } catch (err) {
     throw new HandsetError('PNG_RENDER', 'sharp is not installed; cannot rasterise wiring.svg', { cause: err });
   }
-  return (sharp as unknown as (input: Buffer, o: { density: number }) => import('sharp').Sharp)(Buffer.from(svg), { density })
-    .png({ compressionLevel: 9 })
-    .toBuffer();
+  return sharp(Buffer.from(svg), { density }).png({ compressionLevel: 9 }).toBuffer();
 }
