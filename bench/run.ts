@@ -7,7 +7,10 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { BenchResult, BenchSuite } from './types';
 
-const suites: Array<() => Promise<BenchSuite>> = [() => import('./eink').then((m) => m.suite)];
+const suites: Array<() => Promise<BenchSuite>> = [
+  () => import('./eink').then((m) => m.suite),
+  () => import('./r307').then((m) => m.suite),
+];
 
 const only = (process.env.ONLY ?? '').split(',').filter(Boolean);
 const results: BenchResult[] = [];

@@ -254,11 +254,15 @@ export interface SimR307Options {
 export interface SimCommandRecord {
   instruction: number;
   code: number;
+  /** Clock time the command's last chunk was read from the port (before its wire time is accounted). */
+  readAt: number;
   /** Clock time the command was complete on the line. */
   receivedAt: number;
   /** Clock time the last reply byte left (NaN until then; the record is added when the reply starts). */
   doneAt: number;
 }
+
+type QueueItem = ({ packet: Packet } | { corrupt: true }) & { at: number; readAt: number };
 
 interface CharBuffer {
   kind: 'empty' | 'features' | 'template' | 'raw';
@@ -312,10 +316,13 @@ export class SimR307 {
   private genImgCount = 0;
   private pressSeq = 0;
   private receiving: { instruction: number; buffer: 0 | 1; asm: DataAssembler } | undefined;
-  private readonly queue: Array<{ packet: Packet; at: number } | { corrupt: true; at: number }> = [];
+  private readonly queue: Array<QueueItem> = [];
+  private lastReadAt = 0;
   private working = false;
   private rxFree = 0;
   private txFree = 0;
+  /** When the current command's processing is over (virtual: no sleep until a reply must go out). */
+  private due = 0;
   private reading = false;
   private readLoopDone: Promise<void> = Promise.resolve();
   private powerUpDone: Promise<void> = Promise.resolve();
@@ -333,9 +340,10 @@ export class SimR307 {
     this.peerBaud = options.peerBaud;
     const seeded = options.randomSeed === undefined ? undefined : lcg(options.randomSeed);
     this.rng = seeded ?? (() => randomBytes(4).readUInt32BE(0) / 4294967296);
-    this.parser.on('packet', (packet) => this.enqueue({ packet, at: this.rxFree }));
+    this.parser.on('packet', (packet) => this.enqueue({ packet, at: this.rxFree, readAt: this.lastReadAt }));
     this.parser.on('badChecksum', (e) => {
-      if (e.pid === Pid.Command && e.address === this.flash.address) this.enqueue({ corrupt: true, at: this.rxFree });
+      if (e.pid === Pid.Command && e.address === this.flash.address)
+        this.enqueue({ corrupt: true, at: this.rxFree, readAt: this.lastReadAt });
     });
     if (options.powered !== false) this.powerUpDone = this.powerOn();
   }
@@ -493,12 +501,13 @@ export class SimR307 {
       const peer = this.peerBaud?.();
       if (peer !== undefined && peer !== this.activeBaud) continue; // framing errors: noise
       const now = this.clock.monotonic();
+      this.lastReadAt = now;
       this.rxFree = this.pace ? Math.max(now, this.rxFree) + uartWireTimeMs(chunk.length, this.activeBaud) : now;
       this.parser.push(chunk);
     }
   }
 
-  private enqueue(item: { packet: Packet; at: number } | { corrupt: true; at: number }): void {
+  private enqueue(item: QueueItem): void {
     if ('packet' in item && (item.packet.pid === Pid.Data || item.packet.pid === Pid.EndData)) {
       this.receiveData(item.packet);
       return;
@@ -529,21 +538,21 @@ export class SimR307 {
       while (this.queue.length) {
         const item = this.queue.shift()!;
         const epoch = this.epoch;
-        if (item.at > this.clock.monotonic()) await this.clock.sleep(item.at - this.clock.monotonic());
+        this.due = Math.max(this.clock.monotonic(), item.at);
         if (epoch !== this.epoch || !this.powered) continue;
         if ('corrupt' in item) {
           await this.sendAck(0, { code: Confirmation.PacketReceive }, epoch);
           continue;
         }
         this.receiving = undefined;
-        await this.handle(item.packet, epoch);
+        await this.handle(item.packet, epoch, item.readAt);
       }
     } finally {
       this.working = false;
     }
   }
 
-  private async handle(packet: Packet, epoch: number): Promise<void> {
+  private async handle(packet: Packet, epoch: number, readAt: number): Promise<void> {
     const instruction = packet.content[0] ?? 0;
     const cmd: SimCommand = { instruction, params: packet.content.subarray(1) };
     const receivedAt = this.clock.monotonic();
@@ -559,7 +568,7 @@ export class SimR307 {
       else response = await this.execute(instruction, cmd.params);
     }
     if (epoch !== this.epoch || response === 'ignore') return;
-    const record: SimCommandRecord = { instruction, code: response.code, receivedAt, doneAt: Number.NaN };
+    const record: SimCommandRecord = { instruction, code: response.code, readAt, receivedAt, doneAt: Number.NaN };
     this.history.push(record);
     if (this.history.length > 10000) this.history.splice(0, this.history.length - 10000);
     await this.sendAck(instruction, response, epoch);
@@ -608,18 +617,26 @@ export class SimR307 {
     if (!out || epoch !== this.epoch) return;
     const uart = this.uart;
     if (!uart?.isOpen) return;
+    // Processing time and wire time are accounted on a schedule and slept once per
+    // packet: the ack goes out when processing is over and the line is free; a reply's
+    // data packets follow back to back, each scheduled after the previous one, so timer
+    // and write latency never accumulate into a stream.
+    const now = this.clock.monotonic();
+    const first = info.kind === 'ack';
+    let until = first ? Math.max(now, this.due) : now;
     if (this.pace) {
-      const now = this.clock.monotonic();
-      this.txFree = Math.max(now, this.txFree) + uartWireTimeMs(out.length, this.activeBaud);
-      const wait = this.txFree - now;
-      if (wait > 0) await this.clock.sleep(wait);
-      if (epoch !== this.epoch) return;
+      const start = first ? Math.max(until, this.txFree) : this.txFree;
+      this.txFree = start + uartWireTimeMs(out.length, this.activeBaud);
+      until = this.txFree;
     }
+    if (until > now) await this.clock.sleep(until - now);
+    if (epoch !== this.epoch) return;
     await uart.write(out).catch(() => undefined);
   }
 
+  /** Adds processing time; it is slept before the ack goes out (see emitPacket). */
   private async busy(ms: number): Promise<void> {
-    if (ms > 0) await this.clock.sleep(ms);
+    this.due = Math.max(this.due, this.clock.monotonic()) + ms;
   }
 
   private async persist(): Promise<void> {
@@ -726,14 +743,11 @@ export class SimR307 {
         return ok();
       }
       case Instruction.UpChar:
-        await this.busy(t.command);
         return ok([], this.char[bufferIndex(p[0])].bytes.slice());
       case Instruction.DownChar:
       case Instruction.DownImage:
-        await this.busy(t.command);
         return ok();
       case Instruction.UpImage: {
-        await this.busy(t.command);
         const img = this.image;
         if (!img) return fail(Confirmation.UpImageFailed);
         if (!img.pixels) {
