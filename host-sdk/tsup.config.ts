@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// The CLI is bundled with our workspace packages inlined; third-party packages (native
-// addons among them) stay external and load from node_modules.
+// The CLI is bundled with our workspace packages inlined; every third-party package
+// (native addons among them, whichever workspace declares it) stays external and loads
+// from node_modules.
 export default defineConfig({
   entry: { cli: 'src/cli/main.ts' },
   format: ['esm'],
@@ -11,4 +12,5 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   noExternal: [/^@handset\//],
+  external: [/^(?!@handset\/|\.|\/)/],
 });
