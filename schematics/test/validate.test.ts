@@ -140,6 +140,27 @@ const cases: Case[] = [
     pin: 'PWM',
   },
   {
+    rule: 'pwm-pin',
+    title: 'two PWM users on one channel (GPIO12 and GPIO18 are both PWM0 channel 0 on a Pi 4)',
+    raw: () =>
+      mutated((b) => {
+        net(b, 'EPD_PWR').connects[0] = 'J1.15';
+        part(b, 'A1').pins.push({ name: 'PWM2', direction: 'in', signal: 'PWM', maxInputV: 12, description: 'second channel' });
+        b.nets.push({ name: 'LIGHT_PWM2', connects: ['J1.12', 'A1.PWM2'] });
+      }),
+    names: ['PWM channel 0 on pi4 is shared by', 'pin PWM on header pin 32 (GPIO12)', 'pin PWM2 on header pin 12 (GPIO18)'],
+  },
+  {
+    rule: 'schema',
+    title: 'a per-type config value out of range, with its JSON path',
+    raw: () =>
+      mutated((b) => {
+        part(b, 'U2').config.mode = 5;
+      }),
+    names: ['parts[1].config.mode (U2)'],
+    part: 'U2',
+  },
+  {
     rule: 'pwm-frequency',
     title: 'a 1 kHz fill-light (audible, bands on a rolling shutter)',
     raw: () =>
