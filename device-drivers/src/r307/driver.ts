@@ -365,16 +365,13 @@ export class R307 extends EventEmitter<R307Events> {
   /** SetAdder (0x15): the ack already carries the new address; the driver follows it. */
   async setAddress(address: number, options: CommandOptions = {}): Promise<void> {
     const next = u32Checked(address, 'address');
-    const prev = this.addr;
-    this.parser.address = undefined;
+    this.parser.address = undefined; // the ack comes from the new address (or the old one on error)
     try {
-      const r = await this.exchange(Instruction.SetAdder, params.setAdder(next), options);
-      void r;
+      await this.exchange(Instruction.SetAdder, params.setAdder(next), options);
       this.addr = next;
       if (this.params) this.params = { ...this.params, address: next };
     } finally {
       this.parser.address = this.addr;
-      if (this.addr !== next) this.addr = prev;
     }
   }
 
