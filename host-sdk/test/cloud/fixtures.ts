@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '@handset/device-drivers/core';
@@ -84,4 +85,15 @@ export async function makeWorld(
   const bob = new SimHandset({ deviceId: 'hs-bob', account: 'bob' });
   for (const h of [alice, bob]) h.accept(await center.register(h.registrationRequest(clock.now())));
   return { center, alice, bob, merchant: 'm-shop', stores, cleanup: async () => fresh?.cleanup() };
+}
+
+/** A TCP port free right now on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
 }

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '@handset/device-drivers/core';
@@ -21,17 +20,7 @@ import { SeedVault } from '../../src/cloud/registry/vault';
 import { type RunningCloud, startCloud } from '../../src/cloud/service';
 import { SimHandset } from '../../src/cloud/sim';
 import { encodeMessageText } from '../../src/protocol/index';
-import { freshStores, PG_URL, STORE_KINDS, TEST_KEY } from './fixtures';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+import { freePort, freshStores, PG_URL, STORE_KINDS, TEST_KEY } from './fixtures';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

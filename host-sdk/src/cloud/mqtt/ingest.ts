@@ -213,6 +213,11 @@ export class CloudIngest {
     await this.settle();
     const c = this.client;
     this.client = undefined;
-    if (c) await c.endAsync();
+    if (!c) return;
+    // flush what is in flight, but never hang on a broker that is gone
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([c.endAsync(), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+    clearTimeout(timer);
+    if (!c.disconnected) await c.endAsync(true).catch(() => undefined);
   }
 }
