@@ -47,6 +47,8 @@ export interface MerchantServerOptions {
   host?: string;
   /** Currency preselected in the form (default EUR). */
   defaultCurrency?: string;
+  /** Currencies offered in the form (alpha codes; default every known one). The cloud takes only the merchant's. */
+  currencies?: readonly string[];
   /** SSE keep-alive comment interval (default 15 s). */
   heartbeatMs?: number;
 }
@@ -235,7 +237,11 @@ export async function startMerchantServer(options: MerchantServerOptions): Promi
   const config = {
     merchant: terminal.merchant,
     defaultCurrency,
-    currencies: CURRENCIES.map((c) => ({ alpha: c.alpha, exponent: c.exponent, name: c.name })),
+    currencies: (options.currencies ? options.currencies.map((c) => currencyOf(c)) : CURRENCIES).map((c) => ({
+      alpha: c.alpha,
+      exponent: c.exponent,
+      name: c.name,
+    })),
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -1,0 +1,203 @@
+/**
+ * `handset merchant ...`: the money-receiving terminal.
+ *
+ *   handset merchant serve [--cloud URL] [--broker mqtt://HOST:PORT] [--port N] [--host H]
+ *                          [--merchant-id m-ID] [--name NAME] [--city CITY] [--country CC]
+ *                          [--mcc NNNN] [--terminal-label T1] [--currency EUR] [--root PREFIX/]
+ *                          [--register] [--json]
+ *       Serves the cashier's page and prints its URL; runs until SIGINT/SIGTERM, then
+ *       closes the page server, the results subscription and (if it started one) the
+ *       embedded cloud, and exits 0.
+ *       Without --cloud: starts an embedded cloud in this process (SQLite in memory,
+ *       embedded aedes broker, free ports) with the merchant and two funded demo consumers
+ *       (alice, bob). With --cloud URL: uses that cloud's HTTP API; the MQTT broker comes
+ *       from --broker or the cloud's /health; the merchant must exist there (or pass
+ *       --register to create it). HTTP bearer token from HANDSET_API_TOKEN.
+ */
+import { type Clock, systemClock, ValidationError } from '@handset/device-drivers/core';
+import type { Command } from 'commander';
+import { type RunningCloud, startCloud } from '../../cloud/service';
+import { CloudRequestError, HttpCloudClient } from '../../merchant/cloud-client';
+import { protocolMpmEncoder } from '../../merchant/mpm';
+import type { MerchantProfile } from '../../merchant/ports';
+import { startMerchantServer } from '../../merchant/server';
+import { MerchantTerminal } from '../../merchant/terminal';
+import { currency as currencyOf } from '../../protocol/money';
+import { MERCHANT_ID_RE } from '../../protocol/topics';
+import type { CliIo } from '../io';
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!/^[0-9]+$/.test(v) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ValidationError(`bad port ${JSON.stringify(v)}`, { code: 'BAD_ARGUMENT' });
+  }
+  return n;
+}
+
+function text(max: number, what: string) {
+  return (v: string) => {
+    if (!/^[\x20-\x7e]+$/.test(v) || v.length > max) {
+      throw new ValidationError(`${what} must be 1-${max} printable ASCII characters`, { code: 'BAD_ARGUMENT' });
+    }
+    return v;
+  };
+}
+
+/**
+ * The system clock with timers that do not hold the process open. The embedded cloud's
+ * reservation sweeper sleeps 60 s between runs and its stop() does not cut that sleep
+ * short; with a ref'd timer the process would linger up to a minute after Ctrl+C.
+ */
+const unrefClock: Clock = {
+  now: () => systemClock.now(),
+  monotonic: () => systemClock.monotonic(),
+  sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      t.unref();
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  },
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
+
+/** Resolves on the first SIGINT/SIGTERM (listeners removed afterwards). */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export function register(program: Command, io: CliIo): void {
+  const merchant = program
+    .command('merchant')
+    .description('merchant terminal: dynamic QR orders, pay codes, amount comparison, receipts');
+
+  merchant
+    .command('serve')
+    .description("serve the cashier's page (embedded cloud unless --cloud is given)")
+    .option('--cloud <url>', 'cloud HTTP API URL (default: start an embedded cloud)')
+    .option('--broker <url>', 'MQTT broker for live results (default: from the cloud)')
+    .option('--port <n>', 'page port (0 = free)', port, 0)
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--merchant-id <id>', 'merchant id (m-...)', 'm-demo')
+    .option('--name <name>', 'merchant name on the QR and receipts (<= 25)', text(25, 'name'), 'Demo Shop')
+    .option('--city <city>', 'merchant city (<= 15)', text(15, 'city'), 'Berlin')
+    .option('--country <cc>', 'ISO 3166-1 alpha-2', 'DE')
+    .option('--mcc <code>', 'merchant category code', '5999')
+    .option('--terminal-label <label>', 'till label on QR (62-07) and receipts', text(25, 'terminal label'))
+    .option('--currency <code>', 'currency of the embedded merchant', 'EUR')
+    .option('--root <prefix>', 'MQTT topic root prefix, e.g. test-1/', '')
+    .option('--register', 'create the merchant in the cloud if it does not exist')
+    .option('--json', 'print one JSON line {"event":"ready",...} instead of text')
+    .action(async (o) => {
+      if (!MERCHANT_ID_RE.test(o.merchantId)) {
+        throw new ValidationError(`merchant id ${JSON.stringify(o.merchantId)} must match ${MERCHANT_ID_RE}`, {
+          code: 'BAD_ARGUMENT',
+        });
+      }
+      if (!/^[A-Z]{2}$/.test(o.country))
+        throw new ValidationError('country must be ISO 3166-1 alpha-2 (e.g. DE)', { code: 'BAD_ARGUMENT' });
+      if (!/^[0-9]{4}$/.test(o.mcc)) throw new ValidationError('mcc must be 4 digits', { code: 'BAD_ARGUMENT' });
+      const cur = currencyOf(o.currency).alpha;
+      const profile: MerchantProfile = {
+        id: o.merchantId,
+        name: o.name,
+        city: o.city,
+        country: o.country,
+        mcc: o.mcc,
+        terminalLabel: o.terminalLabel,
+      };
+
+      let cloud: RunningCloud | undefined;
+      let client: HttpCloudClient;
+      let currencies = [cur];
+      try {
+        if (o.cloud) {
+          const token = process.env.HANDSET_API_TOKEN;
+          const probe = new HttpCloudClient({ httpUrl: o.cloud, apiToken: token });
+          const health = await probe.request<{ broker?: string | null }>('GET', '/health');
+          const brokerUrl = o.broker ?? health.broker ?? undefined;
+          client = new HttpCloudClient({ httpUrl: o.cloud, brokerUrl, root: o.root, apiToken: token });
+          if (o.register) await client.ensureMerchant({ merchantId: profile.id, name: profile.name, currency: cur });
+          try {
+            currencies = [(await client.merchantInfo(profile.id)).currency];
+          } catch (err) {
+            if (err instanceof CloudRequestError && err.status === 404) {
+              throw new ValidationError(
+                `merchant ${profile.id} does not exist in the cloud at ${o.cloud}; pass --register to create it`,
+                {
+                  code: 'UNKNOWN_MERCHANT',
+                },
+              );
+            }
+            throw err;
+          }
+        } else {
+          cloud = await startCloud({
+            store: 'sqlite::memory:',
+            broker: 'embedded',
+            brokerPort: 0,
+            httpPort: 0,
+            host: o.host,
+            root: o.root,
+            clock: unrefClock,
+          });
+          const c = cloud.center;
+          await c.createMerchant({ merchantId: profile.id, currency: cur, name: profile.name });
+          for (const account of ['alice', 'bob']) {
+            await c.createUser({ account, currency: cur });
+            await c.deposit(account, 100_000n, 'demo');
+          }
+          client = new HttpCloudClient({ httpUrl: cloud.httpUrl, brokerUrl: cloud.brokerUrl, root: o.root });
+        }
+      } catch (err) {
+        await cloud?.stop();
+        throw err;
+      }
+
+      const terminal = new MerchantTerminal({ merchant: profile, cloud: client, mpm: protocolMpmEncoder });
+      let server: Awaited<ReturnType<typeof startMerchantServer>> | undefined;
+      try {
+        await terminal.start();
+        server = await startMerchantServer({ terminal, port: o.port, host: o.host, defaultCurrency: currencies[0], currencies });
+      } catch (err) {
+        await terminal.stop().catch(() => undefined);
+        await cloud?.stop();
+        throw err;
+      }
+      const stopped = untilSignal();
+      if (o.json) {
+        io.out(
+          `${JSON.stringify({ event: 'ready', url: server.url, merchantId: profile.id, cloudUrl: cloud?.httpUrl ?? o.cloud, brokerUrl: cloud?.brokerUrl ?? null, embeddedCloud: Boolean(cloud), pid: process.pid })}\n`,
+        );
+      } else {
+        io.out(`Merchant terminal for ${profile.name} (${profile.id}): ${server.url}\n`);
+        if (cloud) io.out(`Embedded cloud: ${cloud.httpUrl}  broker: ${cloud.brokerUrl}  (demo consumers alice, bob)\n`);
+        io.out('Press Ctrl+C to stop.\n');
+      }
+      const sig = await stopped;
+      await server.close();
+      await terminal.stop();
+      await cloud?.stop();
+      if (!o.json) io.out(`Stopped (${sig}).\n`);
+    });
+}
