@@ -8,9 +8,19 @@ import { ManualClock } from '@handset/device-drivers/core';
 import { createVirtualIoPlugin, FillLight, FillLightController } from '@handset/device-drivers/fill-light';
 import { SimPwm } from '@handset/device-drivers/transport';
 import { QrDecoder, QrScanner } from '@handset/firmware/modules/qr-scan';
+import { buildMpm, dammCheckDigit } from '@handset/host-sdk/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-const EMV = '00020101021252045812530397854041.005802DE5909TEST SHOP6006BERLIN6304';
+const EMV = buildMpm({
+  merchantName: 'TEST SHOP',
+  merchantCity: 'BERLIN',
+  mcc: '5812',
+  currency: 'EUR',
+  amount: '4.20',
+  merchantId: 'm-shop-7',
+  reference: 'ORD7',
+});
+const PAYCODE = `9123456789012345678${dammCheckDigit('9123456789012345678')}`;
 let decoder: QrDecoder;
 const cleanup: Array<() => Promise<void>> = [];
 
@@ -34,17 +44,14 @@ async function rig(opts: { lux: number; scene?: SceneSpec }) {
   return { clock, pwm, sim, camera, controller, scanner, light };
 }
 
-const payloadWithCrc = async () => {
-  const { crc16 } = await import('@handset/firmware/modules/qr-scan');
-  return EMV + crc16(new TextEncoder().encode(EMV)).toString(16).toUpperCase().padStart(4, '0');
-};
+const payloadWithCrc = async () => EMV;
 
 describe('scan on the simulated camera + LED', () => {
   it('dark scene: gain goes up, the LED ramps up, the code decodes within a bounded number of frames', async () => {
     const payload = await payloadWithCrc();
     const r = await rig({
       lux: 2,
-      scene: { code: { kind: 'qr', payload }, pose: { scale: 3.2, rotationDeg: 12 }, shakePxPerS: 120, clutter: 30, seed: 7 },
+      scene: { code: { kind: 'qr', payload }, pose: { scale: 4, rotationDeg: 12 }, shakePxPerS: 120, clutter: 30, seed: 7 },
     });
     const gains: number[] = [];
     r.scanner.on('frame', (f) => gains.push(f.gain ?? 0));
@@ -65,7 +72,7 @@ describe('scan on the simulated camera + LED', () => {
     const payload = await payloadWithCrc();
     const r = await rig({
       lux: 2,
-      scene: { code: { kind: 'qr', payload }, pose: { scale: 3.2, rotationDeg: 12 }, shakePxPerS: 120, clutter: 30, seed: 7 },
+      scene: { code: { kind: 'qr', payload }, pose: { scale: 4, rotationDeg: 12 }, shakePxPerS: 120, clutter: 30, seed: 7 },
     });
     r.sim.attachLight(new SimPwm(), 0);
     await expect(r.scanner.scanOnce({ maxFrames: 25 })).rejects.toMatchObject({ code: 'SCAN_TIMEOUT' });
@@ -74,7 +81,7 @@ describe('scan on the simulated camera + LED', () => {
   it('bright scene: the LED stays off and the code decodes at once', async () => {
     const r = await rig({
       lux: 500,
-      scene: { code: { kind: 'qr', payload: '91234567890123456788' }, pose: { scale: 4 }, seed: 3 },
+      scene: { code: { kind: 'qr', payload: PAYCODE }, pose: { scale: 4 }, seed: 3 },
     });
     const res = await r.scanner.scanOnce({ maxFrames: 10 });
     expect(res.payload.kind).toBe('paycode');
@@ -103,7 +110,7 @@ describe('scan on the simulated camera + LED', () => {
     const r = await rig({
       lux: 150,
       scene: {
-        code: { kind: 'qr', payload: '91234567890123456788', ecc: 'M' },
+        code: { kind: 'qr', payload: PAYCODE, ecc: 'M' },
         pose: { scale: 3, tiltXDeg: 20 },
         surface: SURFACES.eink,
         blurSigma: 0.8,
@@ -111,6 +118,6 @@ describe('scan on the simulated camera + LED', () => {
       },
     });
     const res = await r.scanner.scanOnce({ maxFrames: 20 });
-    expect(res.text).toBe('91234567890123456788');
+    expect(res.text).toBe(PAYCODE);
   });
 });

@@ -14,6 +14,10 @@
  *   down below `minDuty` turns the LED off (low duty bands worst on a rolling shutter).
  * - Rate limit: after a change the next `settleFrames` frames are ignored (the camera's
  *   AE has to settle on the new light) and at most one step per `framesPerStep` frames.
+ * - Scan-aware boost: while the scanner keeps failing (`decoded: false` for
+ *   `boostAfterMisses` frames in a row) and the shutter is still above
+ *   `boostExposureUs` (10 ms: hand-shake blur), step up even inside the band - the light
+ *   exists to shorten the shutter.
  * - A failing LED (PWM error) never stops the controller: the error is recorded in
  *   `faults`, emitted as `fault`, the decision is `fault`, and the write is retried
  *   after `retryAfterFrames` frames. Scanning goes on without light.
@@ -33,6 +37,8 @@ export interface FillLightInput {
   exposureUs?: number;
   gain?: number;
   luma: { meanY: number; clipped: number };
+  /** Whether the scanner decoded the previous frame (omit when not scanning). */
+  decoded?: boolean;
 }
 
 export interface FillLightControllerOptions {
@@ -53,6 +59,8 @@ export interface FillLightControllerOptions {
   settleFrames?: number;
   framesPerStep?: number;
   retryAfterFrames?: number;
+  boostAfterMisses?: number;
+  boostExposureUs?: number;
 }
 
 export type FillLightAction = 'hold' | 'on' | 'up' | 'down' | 'off' | 'settling' | 'fault';
@@ -77,6 +85,7 @@ export class FillLightController extends EventEmitter<FillLightControllerEvents>
   private sinceChange = Number.POSITIVE_INFINITY;
   private faultedAt: number | undefined;
   private frame = 0;
+  private misses = 0;
 
   constructor(options: FillLightControllerOptions) {
     super();
@@ -97,6 +106,8 @@ export class FillLightController extends EventEmitter<FillLightControllerEvents>
       settleFrames: options.settleFrames ?? 3,
       framesPerStep: options.framesPerStep ?? 3,
       retryAfterFrames: options.retryAfterFrames ?? 30,
+      boostAfterMisses: options.boostAfterMisses ?? 6,
+      boostExposureUs: options.boostExposureUs ?? 10_000,
     };
     if (!(this.o.minDuty > 0 && this.o.minDuty <= this.o.maxDuty && this.o.maxDuty <= 1))
       throw new FillLightError('LED_CONFIG', `need 0 < minDuty <= maxDuty <= 1, got ${this.o.minDuty}..${this.o.maxDuty}`);
@@ -115,6 +126,8 @@ export class FillLightController extends EventEmitter<FillLightControllerEvents>
   async update(input: FillLightInput): Promise<FillLightDecision> {
     this.frame++;
     this.sinceChange++;
+    if (input.decoded === false) this.misses++;
+    else if (input.decoded === true) this.misses = 0;
     if (this.faultedAt !== undefined) {
       if (this.frame - this.faultedAt < this.o.retryAfterFrames)
         return { action: 'fault', duty: this.target, reason: 'LED faulted' };
@@ -140,6 +153,7 @@ export class FillLightController extends EventEmitter<FillLightControllerEvents>
 
   /** Turns the light off (scan done or timed out). Never rejects. */
   async idle(): Promise<FillLightDecision> {
+    this.misses = 0;
     if (this.target === 0 && this.light.duty === 0) return { action: 'hold', duty: 0, reason: 'already off' };
     return this.apply(0, 'off', 'idle');
   }
@@ -153,6 +167,8 @@ export class FillLightController extends EventEmitter<FillLightControllerEvents>
         return { dir: 1, reason: `dark: exposure ${(f.exposureUs / 1000).toFixed(1)} ms, gain ${f.gain}` };
       if (f.exposureUs <= o.downExposureUs && f.gain <= o.downGain)
         return { dir: -1, reason: `bright: exposure ${(f.exposureUs / 1000).toFixed(1)} ms, gain ${f.gain}` };
+      if (this.misses >= o.boostAfterMisses && f.exposureUs > o.boostExposureUs)
+        return { dir: 1, reason: `no decode for ${this.misses} frames at ${(f.exposureUs / 1000).toFixed(1)} ms shutter` };
       return { dir: 0, reason: 'exposure within band' };
     }
     if (f.luma.meanY < o.lumaLow) return { dir: 1, reason: `dark: mean Y ${f.luma.meanY.toFixed(0)}` };

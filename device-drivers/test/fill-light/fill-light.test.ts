@@ -101,8 +101,9 @@ describe('FillLight over johnny-five Led', () => {
   });
 });
 
+const dark: FillLightInput = { exposureUs: 66_000, gain: 8, luma: { meanY: 110, clipped: 0 } };
+
 describe('FillLightController', () => {
-  const dark: FillLightInput = { exposureUs: 66_000, gain: 8, luma: { meanY: 110, clipped: 0 } };
   const mid: FillLightInput = { exposureUs: 12_000, gain: 1.6, luma: { meanY: 115, clipped: 0 } };
   const bright: FillLightInput = { exposureUs: 1_500, gain: 1, luma: { meanY: 120, clipped: 0 } };
 
@@ -158,5 +159,19 @@ describe('FillLightController', () => {
     for (let i = 0; i < 3; i++) await c.update(dark);
     expect(c.faulted).toBe(false);
     expect(pwm.output).toBeGreaterThan(0);
+  });
+});
+
+describe('FillLightController scan-aware boost', () => {
+  it('steps up inside the hysteresis band while decoding keeps failing at a long shutter, not when it succeeds', async () => {
+    const { light } = await openLight();
+    const c = new FillLightController({ light, settleFrames: 0, framesPerStep: 0, boostAfterMisses: 3 });
+    const band = { exposureUs: 16_000, gain: 2, luma: { meanY: 120, clipped: 0 } };
+    expect((await c.update({ ...band, decoded: true })).action).toBe('hold');
+    expect((await c.update(dark)).action).toBe('on');
+    const acts: string[] = [];
+    for (let i = 0; i < 4; i++) acts.push((await c.update({ ...band, decoded: false })).action);
+    expect(acts).toEqual(['hold', 'hold', 'up', 'up']);
+    expect((await c.update({ ...band, decoded: true })).action).toBe('hold');
   });
 });

@@ -13,6 +13,8 @@
  * Never throws: a QR's content is untrusted input.
  */
 
+import { parseMpm, parsePaycode } from '@handset/host-sdk/protocol';
+
 export type PayloadKind = 'emv' | 'paycode' | 'unsupported';
 
 export type UnsupportedReason = 'binary' | 'emv-crc' | 'emv-invalid' | 'paycode-invalid' | 'unknown-format' | 'too-long';
@@ -91,3 +93,12 @@ export function classifyPayload(text: string, bytes?: Uint8Array, parsers: Class
   }
   return { kind: 'unsupported', reason: 'unknown-format', detail: 'neither an EMV merchant code nor a pay code', text };
 }
+
+/**
+ * The protocol's full parsers (`@handset/host-sdk/protocol`): EMV MPM parse/validate
+ * and the pay-code structure check. What the handset and `handset scan` use.
+ */
+export const protocolParsers: ClassifyParsers = {
+  parseMpm: (text) => parseMpm(text),
+  parsePaycode: (text) => parsePaycode(text),
+};

@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events';
 import { type Camera, type CameraFrame, ImageInputError, imageFileToGray, imageToGray } from '@handset/device-drivers/camera';
 import { type Clock, systemClock } from '@handset/device-drivers/core';
 import type { FillLightController } from '@handset/device-drivers/fill-light';
-import { type ClassifiedPayload, type ClassifyParsers, classifyPayload } from './classify';
+import { type ClassifiedPayload, type ClassifyParsers, classifyPayload, protocolParsers } from './classify';
 import { ScanError } from './errors';
 import type { Gray } from './gray';
 import type { DecodeOutcome, QrDecoder, StageName } from './pipeline';
@@ -61,7 +61,7 @@ export interface QrScannerOptions {
   decoder: QrDecoder;
   /** Fill-light controller; when present it sees every frame and is idled at the end. */
   light?: FillLightController;
-  /** Full parsers from `@handset/host-sdk/protocol` for classification. */
+  /** Parsers for classification. Default: the protocol's (`protocolParsers`). */
   parsers?: ClassifyParsers;
   /** Report the same text again only after this long. Default 2000 ms. */
   repeatAfterMs?: number;
@@ -84,7 +84,7 @@ export class QrScanner extends EventEmitter<ScannerEvents> {
     this.camera = options.camera;
     this.decoder = options.decoder;
     this.light = options.light;
-    this.parsers = options.parsers ?? {};
+    this.parsers = options.parsers ?? protocolParsers;
     this.repeatAfterMs = options.repeatAfterMs ?? 2000;
     this.clock = options.clock ?? systemClock;
   }
@@ -102,11 +102,13 @@ export class QrScanner extends EventEmitter<ScannerEvents> {
     const last = new Map<string, number>();
     this.decoder.reset();
     let seen = 0;
+    let decoded: boolean | undefined;
     await this.camera.start();
     try {
       for await (const frame of this.camera.frames(signal)) {
-        await this.light?.update(frame);
+        await this.light?.update(decoded === undefined ? frame : { ...frame, decoded });
         const out = this.decoder.decode(frame);
+        decoded = out.hit !== undefined;
         seen++;
         this.frames++;
         this.maxDecodeMs = Math.max(this.maxDecodeMs, out.ms);
@@ -194,7 +196,11 @@ export interface ImageScanResult {
  * path. "No code" is a clean result (no `payload`); a file that is not an image throws
  * `ImageInputError` (`IMAGE_INVALID` / `IMAGE_UNREADABLE`).
  */
-export async function scanImageFile(path: string, decoder: QrDecoder, parsers: ClassifyParsers = {}): Promise<ImageScanResult> {
+export async function scanImageFile(
+  path: string,
+  decoder: QrDecoder,
+  parsers: ClassifyParsers = protocolParsers,
+): Promise<ImageScanResult> {
   const t0 = performance.now();
   const img = await imageFileToGray(path);
   return scanGray(img, decoder, parsers, performance.now() - t0);
@@ -204,7 +210,7 @@ export async function scanImageFile(path: string, decoder: QrDecoder, parsers: C
 export async function scanImageBytes(
   bytes: Uint8Array,
   decoder: QrDecoder,
-  parsers: ClassifyParsers = {},
+  parsers: ClassifyParsers = protocolParsers,
 ): Promise<ImageScanResult> {
   const t0 = performance.now();
   const img = await imageToGray(bytes);
