@@ -4,10 +4,11 @@ import { register as board } from './board';
 import { register as cloud } from './cloud';
 import { register as display } from './display';
 import { register as emv } from './emv';
+import { register as merchant } from './merchant';
 import { register as r307 } from './r307';
 import { register as scan } from './scan';
 
 export type RegisterCommands = (program: Command, io: CliIo) => void;
 
 /** Every command group of the `handset` CLI, in the order `--help` lists them. */
-export const commands: RegisterCommands[] = [board, cloud, display, emv, r307, scan];
+export const commands: RegisterCommands[] = [board, cloud, display, emv, merchant, r307, scan];
