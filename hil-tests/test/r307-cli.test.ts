@@ -5,6 +5,7 @@
  *   against a simulator served on the other end of a pty.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,14 +20,21 @@ import { main } from '../../host-sdk/src/cli/program';
 const root = resolve(import.meta.dirname, '../..');
 const bin = join(root, 'host-sdk/bin/handset.js');
 
-/** Builds the CLI unless the built one already knows `sim r307` (serialised across test processes). */
-function ensureBuilt(): void {
-  try {
-    const help = execFileSync('node', [bin, 'sim', '--help'], { encoding: 'utf8' });
-    if (help.includes('r307')) return;
-  } catch {
-    // not built yet
+/** Newest modification time (ms) of any .ts file under `dir`. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.ts'))
+      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
   }
+  return newest;
+}
+
+/** Builds the CLI when dist/cli.js is missing or older than the sources it bundles (serialised across processes). */
+function ensureBuilt(): void {
+  const dist = join(root, 'host-sdk/dist/cli.js');
+  const sources = Math.max(newestSource(join(root, 'host-sdk/src')), newestSource(join(root, 'device-drivers/src')));
+  if (existsSync(dist) && statSync(dist).mtimeMs >= sources) return;
   execFileSync('flock', ['/tmp/handset-build.lock', 'npm', 'run', 'build', '-w', '@handset/host-sdk'], {
     cwd: root,
     stdio: 'ignore',
