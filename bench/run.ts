@@ -10,6 +10,7 @@ import type { BenchResult, BenchSuite } from './types';
 const suites: Array<() => Promise<BenchSuite>> = [
   () => import('./eink').then((m) => m.suite),
   () => import('./r307').then((m) => m.suite),
+  () => import('./scan').then((m) => m.suite),
 ];
 
 const only = (process.env.ONLY ?? '').split(',').filter(Boolean);
