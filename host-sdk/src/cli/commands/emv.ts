@@ -35,7 +35,7 @@ function fieldJson(o: MpmObject, path: string[]): unknown {
   const p = [...path, o.id];
   return {
     id: o.id,
-    name: mpmObjectName(p.length > 2 ? p.slice(-2) : p),
+    name: mpmObjectName(p),
     length: o.length,
     offset: o.offset,
     value: o.value,

@@ -675,6 +675,7 @@ export function encodeMpm(nodes: readonly MpmNode[], options: { crc?: boolean } 
 export function mpmObjectName(path: readonly string[]): string {
   const [root, sub] = path;
   if (root === undefined) return '';
+  if (path.length > 2) return 'Payment network specific';
   const rs = rootSpec(root);
   if (sub === undefined) return rs.name;
   if (root === '62') return additionalSpec(sub).name;
