@@ -11,6 +11,7 @@ const suites: Array<() => Promise<BenchSuite>> = [
   () => import('./eink').then((m) => m.suite),
   () => import('./r307').then((m) => m.suite),
   () => import('./scan').then((m) => m.suite),
+  () => import('./protocol').then((m) => m.suite),
 ];
 
 const only = (process.env.ONLY ?? '').split(',').filter(Boolean);
