@@ -47,7 +47,7 @@ export const PAGE_HTML = `<!doctype html>
     <h2 id="history-h">Today's orders</h2>
     <div class="history-wrap">
       <table id="history" class="history" aria-labelledby="history-h">
-        <thead><tr><th scope="col">Order</th><th scope="col" class="num">Amount / status</th></tr></thead>
+        <thead><tr><th scope="col">Order</th><th scope="col" class="num">Amount</th></tr></thead>
         <tbody></tbody>
       </table>
       <p id="history-empty" class="muted small">No orders yet.</p>
@@ -95,7 +95,7 @@ export const PAGE_HTML = `<!doctype html>
 
   <section class="panel result" aria-labelledby="cmp-h">
     <h2 id="cmp-h">Amount check</h2>
-    <div id="verdict" class="verdict none" role="status" aria-live="assertive">No payment yet</div>
+    <div id="verdict" class="verdict none" role="status" aria-live="assertive"><div id="verdict-main" class="verdict-main">No payment yet</div><div id="verdict-sub" class="verdict-sub" hidden></div></div>
     <table class="cmp" aria-describedby="cmp-h">
       <tbody>
         <tr id="row-due"><th scope="row">Due <span class="muted small">(this till)</span></th><td class="num"></td><td class="mark"></td></tr>
@@ -176,7 +176,7 @@ button.wide { width: 100%; margin-top: 16px; padding: 14px; font-size: 1.1rem; }
 table { border-collapse: collapse; width: 100%; }
 .history th, .history td { text-align: left; padding: 7px 6px; border-bottom: 1px solid var(--line); font-size: 0.88rem; vertical-align: top; }
 .history th.num, .history td.num { text-align: right; }
-.h-ref { font: 0.82rem "DejaVu Sans Mono", monospace; white-space: nowrap; }
+.h-ref { font: 0.78rem "DejaVu Sans Mono", monospace; white-space: nowrap; }
 .h-amount { font-weight: bold; margin-bottom: 3px; }
 .history tbody tr { cursor: pointer; }
 .history tbody tr:hover { background: #f3f6fa; }
@@ -203,7 +203,14 @@ table { border-collapse: collapse; width: 100%; }
 .big-currency { font-size: 2rem; font-weight: bold; color: var(--muted); }
 .qr-wrap { margin: 8px auto; display: inline-block; padding: 14px 14px 10px; border: 1px solid var(--line); border-radius: 12px; background: #fff; }
 .qr-wrap img { display: block; width: 360px; height: 360px; image-rendering: pixelated; }
+.qr-wrap { position: relative; }
 .qr-wrap.dim img { opacity: 0.12; }
+.qr-wrap[data-stamp]::after { content: attr(data-stamp); position: absolute; left: 50%; top: 44%; transform: translate(-50%, -50%) rotate(-12deg);
+  font-size: 2.5rem; font-weight: bold; text-transform: uppercase; letter-spacing: 0.08em; padding: 6px 20px; border: 5px solid currentColor; border-radius: 12px; background: rgba(255,255,255,0.85); }
+.qr-wrap[data-tone="paid"]::after { color: var(--paid); }
+.qr-wrap[data-tone="rejected"]::after { color: var(--rej); }
+.qr-wrap[data-tone="closed"]::after { color: var(--closed); }
+.qr-wrap[data-tone="refund"]::after { color: var(--refund); }
 .qr-caption { display: flex; justify-content: space-between; gap: 12px; font-weight: bold; padding-top: 6px; }
 .meta { display: flex; justify-content: center; gap: 40px; margin: 10px 0; }
 .meta div { text-align: center; }
@@ -212,8 +219,11 @@ table { border-collapse: collapse; width: 100%; }
 #paycode-form { max-width: 520px; margin: 12px auto 0; text-align: left; }
 #paycode { font: 1.2rem "DejaVu Sans Mono", monospace; letter-spacing: 0.05em; }
 .actions { justify-content: center; }
-.verdict { font-size: 1.45rem; font-weight: bold; text-align: center; padding: 16px; border-radius: 10px; border: 2px solid currentColor; text-transform: uppercase; letter-spacing: 0.04em; }
-.verdict.none { color: var(--muted); background: #f4f6f9; border-style: dashed; font-size: 1.1rem; }
+.verdict { text-align: center; padding: 14px 16px; border-radius: 10px; border: 2px solid currentColor; }
+.verdict-main { font-size: 1.8rem; font-weight: bold; text-transform: uppercase; letter-spacing: 0.04em; }
+.verdict-sub { font-size: 1rem; font-weight: bold; margin-top: 4px; }
+.verdict.none { color: var(--muted); background: #f4f6f9; border-style: dashed; }
+.verdict.none .verdict-main { font-size: 1.1rem; }
 .verdict.paid { color: var(--paid); background: var(--paid-bg); }
 .verdict.rejected { color: var(--rej); background: var(--rej-bg); }
 .verdict.declined { color: var(--wait); background: var(--wait-bg); }
@@ -318,6 +328,12 @@ export const PAGE_JS = `'use strict';
     show($('history-empty'), order_keys.length === 0);
   }
 
+  function verdict(main, sub) {
+    text($('verdict-main'), main);
+    text($('verdict-sub'), sub);
+    show($('verdict-sub'), !!sub);
+  }
+
   function renderComparison(o) {
     var c = o ? o.comparison : null;
     var v = $('verdict');
@@ -345,14 +361,14 @@ export const PAGE_JS = `'use strict';
       text(tr.cells[2], mark);
       tr.cells[2].setAttribute('aria-label', mark === '\\u2713' ? 'matches' : mark ? 'does not match' : '');
     });
-    if (!c) { v.className = 'verdict none'; text(v, o && o.state === 'awaiting_payment' ? 'Waiting for payment' : 'No payment yet'); return; }
+    if (!c) { v.className = 'verdict none'; verdict(o && o.state === 'awaiting_payment' ? 'Waiting for payment' : 'No payment yet', ''); return; }
     var declined = c.reasons.length > 0 && c.reasons.every(function (r) { return r.code === 'DECLINED'; });
-    if (c.verdict === 'PAID' && o.settledBy) { v.className = 'verdict paid'; text(v, '\\u2713 Paid - amounts match'); }
-    else if (declined && o.state === 'awaiting_payment') { v.className = 'verdict declined'; text(v, 'Declined - ask to pay again'); }
+    if (c.verdict === 'PAID' && o.settledBy) { v.className = 'verdict paid'; verdict('\\u2713 Paid', 'due = authorised = booked'); }
+    else if (declined && o.state === 'awaiting_payment') { v.className = 'verdict declined'; verdict('Declined', 'nothing booked - ask to pay again'); }
     else {
       var labels = [];
       c.reasons.forEach(function (r) { var l = REASON_TEXT[r.code] || r.code; if (labels.indexOf(l) < 0) labels.push(l); });
-      v.className = 'verdict rejected'; text(v, '\\u2717 Rejected - ' + labels.join(', ').toLowerCase());
+      v.className = 'verdict rejected'; verdict('\\u2717 Rejected', labels.join(', ').toLowerCase());
     }
   }
 
@@ -392,6 +408,9 @@ export const PAGE_JS = `'use strict';
     var qr = $('qr');
     if (qr.getAttribute('data-ref') !== o.reference) { qr.src = o.qrUrl; qr.setAttribute('data-ref', o.reference); }
     $('qr-wrap').className = 'qr-wrap' + (o.state === 'awaiting_payment' ? '' : ' dim');
+    if (o.state === 'awaiting_payment') $('qr-wrap').removeAttribute('data-stamp');
+    else $('qr-wrap').setAttribute('data-stamp', SHORT_STATE[o.state] || o.state);
+    $('qr-wrap').setAttribute('data-tone', bannerClass(o.state));
     qr.alt = 'Payment QR code: ' + o.due.display + ' to ' + config.merchant.name + ', order ' + o.reference;
     text($('qr-merchant'), config.merchant.name);
     text($('qr-amount'), o.due.display);

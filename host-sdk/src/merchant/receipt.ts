@@ -123,7 +123,8 @@ export function renderReceiptText(r: Receipt): string {
     if (r.payment.flow)
       lines.push(row('Method', r.payment.flow === 'paycode' ? 'pay code (scanned)' : 'handset scan + fingerprint'));
     if (r.payment.deviceId) lines.push(row('Handset', r.payment.deviceId));
-    if (r.payment.ledgerTransferId) lines.push(row('Ledger ref', r.payment.ledgerTransferId));
+    const ledger = r.payment.ledgerTransferId;
+    if (ledger) lines.push('Ledger ref', ledger.length <= WIDTH - 2 ? `  ${ledger}` : ledger);
     lines.push(row('Decided (UTC)', iso(r.payment.decidedAt)));
   }
   if (r.refunds.length > 0) {
