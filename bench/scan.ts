@@ -51,7 +51,8 @@ async function measure(
     const t0 = performance.now();
     const text = await decode(f, i);
     times.push(performance.now() - t0);
-    const c = (cats[f.category] ??= [0, 0]);
+    const c = cats[f.category] ?? [0, 0];
+    cats[f.category] = c;
     c[1]++;
     if (text === undefined) continue;
     if (f.payload !== null && text === f.payload) {
