@@ -12,6 +12,7 @@ const suites: Array<() => Promise<BenchSuite>> = [
   () => import('./r307').then((m) => m.suite),
   () => import('./scan').then((m) => m.suite),
   () => import('./protocol').then((m) => m.suite),
+  () => import('./merchant').then((m) => m.suite),
 ];
 
 const only = (process.env.ONLY ?? '').split(',').filter(Boolean);
