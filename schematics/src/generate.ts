@@ -202,11 +202,9 @@ export async function checkGenerated(board: Board, boardPath: string): Promise<{
 
 /** Rasterises wiring.svg to PNG with sharp (librsvg) at `density` dpi (96 = 1:1). */
 export async function renderWiringPng(svg: string, density = 96): Promise<Buffer> {
-  // A variable specifier keeps bundlers (the CLI's tsup build) from inlining sharp's native loader.
-  const specifier = 'sharp';
   let sharp: typeof import('sharp')['default'];
   try {
-    ({ default: sharp } = (await import(specifier)) as typeof import('sharp'));
+    ({ default: sharp } = await import('sharp'));
   } catch (err) {
     throw new HandsetError('PNG_RENDER', 'sharp is not installed; cannot rasterise wiring.svg', { cause: err });
   }

@@ -7,9 +7,7 @@ import { IMAGE_HEIGHT, IMAGE_WIDTH, unpackImage } from './protocol';
 /** Encodes a packed 36,864-byte R307 image as an 8-bit grayscale PNG (nibble x 17). */
 export async function imageToPng(packed: Uint8Array): Promise<Buffer> {
   const gray = unpackImage(packed);
-  // A run-time specifier keeps sharp (a native addon) out of bundles such as the CLI's.
-  const specifier = ['sh', 'arp'].join('');
-  const { default: sharp } = (await import(specifier)) as typeof import('sharp');
+  const { default: sharp } = await import('sharp');
   return sharp(Buffer.from(gray), { raw: { width: IMAGE_WIDTH, height: IMAGE_HEIGHT, channels: 1 } })
     .png()
     .toBuffer();

@@ -110,10 +110,7 @@ export class MonoBitmap {
 
 /** Encodes an 8-bit gray image as PNG (sharp, loaded lazily). */
 export async function grayToPng(width: number, height: number, gray: Uint8Array, scale = 1): Promise<Buffer> {
-  // A non-literal specifier keeps bundlers (the CLI's tsup build) from inlining sharp's
-  // native loader; it resolves from node_modules at run time.
-  const specifier = 'sharp';
-  const { default: sharp } = (await import(specifier)) as typeof import('sharp');
+  const { default: sharp } = await import('sharp');
   let img = sharp(Buffer.from(gray), { raw: { width, height, channels: 1 } });
   const s = Math.max(1, Math.floor(scale));
   if (s > 1) img = img.resize(width * s, height * s, { kernel: 'nearest' });

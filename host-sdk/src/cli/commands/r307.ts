@@ -26,7 +26,7 @@ import {
   SimR307,
   type TransferProgress,
 } from '@handset/device-drivers/r307';
-import { type SerialBinding, SerialPortUart } from '@handset/device-drivers/transport/linux';
+import { SerialPortUart } from '@handset/device-drivers/transport/linux';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { CliIo } from '../io';
@@ -77,19 +77,8 @@ export async function serveSimR307(options: ServeSimR307Options, io: CliIo, sign
   io.out(`r307 sim: stopped (${sim.history.length} commands served)\n`);
 }
 
-/**
- * The serialport native binding, loaded by a run-time specifier: the tsup bundle of
- * the CLI inlines every package host-sdk does not list itself, and an inlined
- * bindings-cpp fails ("Dynamic require of tty"). Loading it by name keeps it external.
- */
-async function serialBinding(): Promise<SerialBinding> {
-  const specifier = ['@serialport', 'bindings-cpp'].join('/');
-  const mod = (await import(specifier)) as { autoDetect(): SerialBinding };
-  return mod.autoDetect();
-}
-
 async function serialUart(path: string, baudRate: number): Promise<SerialPortUart> {
-  return new SerialPortUart({ path, baudRate, binding: await serialBinding() });
+  return new SerialPortUart({ path, baudRate });
 }
 
 interface HostOptions {
