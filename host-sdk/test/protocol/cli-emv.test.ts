@@ -168,3 +168,37 @@ describe('handset emv', () => {
     expect((bad as { stderr: string }).stderr).toMatch(/MPM_CRC_INVALID/);
   });
 });
+
+describe('handset paycode', () => {
+  const seed = Buffer.alloc(32, 7).toString('base64url');
+  it('make then check: live within the window, used after consumption, refused when malformed', async () => {
+    const made = await run('paycode', 'make', '--seed', seed, '--index', '0000000042', '--at', '1700000000000');
+    expect(made.code).toBe(0);
+    const p = JSON.parse(made.out);
+    expect(p.code).toBe('90000000042947468077');
+    const live = await run('paycode', 'check', p.code, '--seed', seed, '--at', '1700000030000');
+    expect(live.code).toBe(0);
+    expect(JSON.parse(live.out)).toMatchObject({ ok: true, index: '0000000042', step: p.step });
+    const used = await run(
+      'paycode',
+      'check',
+      p.code,
+      '--seed',
+      seed,
+      '--at',
+      '1700000030000',
+      '--last-used-step',
+      String(p.step),
+    );
+    expect(used.code).toBe(1);
+    expect(used.err).toMatch(/PAYCODE_USED/);
+    const late = await run('paycode', 'check', p.code, '--seed', seed, '--at', '1700000060000');
+    expect(late.code).toBe(1);
+    const typo = await run('paycode', 'check', '90000000042947468078');
+    expect(typo.code).toBe(1);
+    expect(JSON.parse(typo.out)).toMatchObject({ ok: false, code: 'PAYCODE_CHECK_DIGIT', position: 19 });
+    expect((await run('paycode', 'check', p.code)).code).toBe(0);
+    expect((await run('paycode', 'make', '--seed', 'short', '--index', '0000000042')).err).toMatch(/BAD_ARGUMENT/);
+    expect((await run('paycode', 'make', '--seed', seed, '--index', '42')).err).toMatch(/PAYCODE_BAD_INDEX/);
+  });
+});

@@ -242,6 +242,13 @@ describe('EMV MPM national profiles', () => {
       CASES[0]!.nodes.map((n) => (n.id === '26' ? t('26', ['00', 'br.gov.bcb.pix'], ['02', 'hello']) : n)),
     );
     expect(errors(parseMpm(pixNoKey)).map((p) => p.code)).toContain('PROFILE_FIELD_MISSING');
+    // Pix expects a txid in 62-05 ("***" when none): a should-level finding.
+    const pixNoTxid = parseMpm(encodeMpm(CASES[0]!.nodes.filter((n) => n.id !== '62')));
+    expect(pixNoTxid.ok).toBe(true);
+    expect(pixNoTxid.problems.find((p) => p.code === 'PROFILE_FIELD_MISSING')).toMatchObject({
+      severity: 'should',
+      idPath: ['62', '05'],
+    });
     // FPS with a wrong currency is flagged.
     const fpsUsd = encodeMpm(CASES.find((c) => c.profile === 'fps')!.nodes.map((n) => (n.id === '53' ? v('53', '840') : n)));
     expect(parseMpm(fpsUsd).problems.find((p) => p.code === 'PROFILE_CURRENCY')?.severity).toBe('should');

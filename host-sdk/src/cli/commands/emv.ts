@@ -9,6 +9,11 @@
  *                    [--merchant-id m-... --reference REF] [--tip prompt | --fee-fixed A | --fee-percent P]
  *                    [--additional ID=V]... [--language XX --alt-name N [--alt-city C]] [--static | --dynamic]
  *                                 prints the MPM payload
+ *   handset paycode make --seed B64URL --index NNNNNNNNNN [--at MS] [--step N]
+ *                                 JSON {code, step, validFromMs, validUntilMs} (what the handset shows)
+ *   handset paycode check CODE [--seed B64URL --at MS --last-used-step N]
+ *                                 JSON: structure (version, index, check digit) and, with --seed, the
+ *                                 cloud's verdict; exit 1 when malformed or not live
  */
 import { ValidationError } from '@handset/device-drivers/core';
 import { type Command, Option } from 'commander';
@@ -16,15 +21,21 @@ import {
   buildMpm,
   CPM_PREFIX,
   EmvError,
+  fromBase64Url,
+  generatePaycode,
   type MpmBuildSpec,
   type MpmObject,
   mpmObjectName,
+  nodeCrypto,
+  PaycodeError,
   PROFILES,
   type ProfileId,
   parseCpm,
   parseMpm,
+  parsePaycode,
   type TlvNode,
   toHex,
+  verifyPaycode,
 } from '../../protocol/index';
 import type { CliIo } from '../io';
 
@@ -67,6 +78,19 @@ function pairs(list: string[] | undefined, flag: string): Record<string, string>
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function seedArg(text: string): Uint8Array {
+  const seed = fromBase64Url(text);
+  if (!(seed instanceof Uint8Array) || seed.length < 16)
+    throw new ValidationError('--seed must be base64url of at least 16 bytes', { code: 'BAD_ARGUMENT' });
+  return seed;
+}
+
+function intArg(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^-?[0-9]{1,16}$/.test(text)) throw new ValidationError(`${flag} must be an integer`, { code: 'BAD_ARGUMENT' });
+  return Number(text);
+}
 
 interface MakeOptions {
   merchantName: string;
@@ -216,5 +240,48 @@ export function register(program: Command, io: CliIo): void {
         language: o.language ? { preference: o.language, merchantName: o.altName!, merchantCity: o.altCity } : undefined,
       };
       io.out(`${buildMpm(spec)}\n`);
+    });
+
+  const paycode = program
+    .command('paycode')
+    .description('one-time pay codes (show to pay): make one as the handset would, check one as the cloud would');
+  paycode
+    .command('make')
+    .description('make the pay code a handset with this seed and index shows')
+    .requiredOption('--seed <b64url>', 'pay-code seed from the registration response')
+    .requiredOption('--index <digits>', '10-digit routing index from the registration response')
+    .option('--at <ms>', 'time in ms since the epoch (default now)')
+    .option('--step <n>', 'force a time step (e.g. last used + 1)')
+    .action((o: { seed: string; index: string; at?: string; step?: string }) => {
+      const nowMs = intArg(o.at, '--at', Date.now());
+      const step = o.step === undefined ? undefined : intArg(o.step, '--step', 0);
+      io.out(json(generatePaycode(nodeCrypto, { seed: seedArg(o.seed), index: o.index, nowMs, step })));
+    });
+  paycode
+    .command('check')
+    .description('check a pay code: structure and check digit; with --seed, whether it is live')
+    .argument('<code>', 'the 20 digits')
+    .option('--seed <b64url>', "the index's seed (cloud side)")
+    .option('--at <ms>', 'time in ms since the epoch (default now)')
+    .option('--last-used-step <n>', 'last consumed step of this index (single use)')
+    .action((code: string, o: { seed?: string; at?: string; lastUsedStep?: string }) => {
+      let parsed: ReturnType<typeof parsePaycode>;
+      try {
+        parsed = parsePaycode(code);
+      } catch (e) {
+        if (e instanceof PaycodeError) io.out(json({ ok: false, code: e.code, message: e.message, position: e.position }));
+        throw e;
+      }
+      if (!o.seed) {
+        io.out(json({ ok: true, ...parsed }));
+        return;
+      }
+      const verdict = verifyPaycode(nodeCrypto, parsed, {
+        seed: seedArg(o.seed),
+        nowMs: intArg(o.at, '--at', Date.now()),
+        lastUsedStep: o.lastUsedStep === undefined ? undefined : intArg(o.lastUsedStep, '--last-used-step', -1),
+      });
+      io.out(json({ ...parsed, ...verdict }));
+      if (!verdict.ok) throw new PaycodeError(verdict.reason.toUpperCase(), `pay code is not live (${verdict.reason})`);
     });
 }

@@ -608,6 +608,14 @@ export function parseMpm(input: string | Uint8Array): MpmParseResult {
           poi?.valueOffset ?? 0,
           ['01'],
         );
+      if (rule.kind === 'additional-required' && data.additionalData?.[rule.subId] === undefined)
+        r.add(
+          rule.severity,
+          'PROFILE_FIELD_MISSING',
+          `${p.id}: 62-${rule.subId} is expected (use "***" when there is none)`,
+          add?.offset ?? n,
+          ['62', rule.subId],
+        );
     }
   }
   const problems = r.problems.map((pr) => {

@@ -46,11 +46,11 @@ export interface Tolerance {
   readonly ids?: readonly string[];
 }
 
-export interface ProfileRule {
-  /** 'dynamic-if-amount': 01 must be "12" when 54 is present. */
-  readonly kind: 'dynamic-if-amount';
-  readonly severity: Severity;
-}
+export type ProfileRule =
+  /** 01 must be "12" when 54 is present. */
+  | { readonly kind: 'dynamic-if-amount'; readonly severity: Severity }
+  /** Template 62 must carry this sub-ID (e.g. Pix txid in 62-05, "***" when none). */
+  | { readonly kind: 'additional-required'; readonly subId: string; readonly severity: Severity };
 
 export interface ProfileSpec {
   readonly id: ProfileId;
@@ -95,6 +95,7 @@ const PROFILE_LIST: ProfileSpec[] = [
       { code: 'MISSING_MANDATORY', ids: ['60'] },
       { code: 'CHARSET_ANS', ids: ['59', '60', '26.02'] },
     ],
+    rules: [{ kind: 'additional-required', subId: '05', severity: 'should' }],
     deviations:
       '52 = "0000"; names/cities often over-long; dynamic codes (26-25 URL) are fetched as a JWS, where 54 and 62-05 are ignored',
   },
