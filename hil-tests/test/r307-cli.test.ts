@@ -4,11 +4,10 @@
  * - the host tools (`enroll`, `fingerprint list|delete|empty|image`) in process,
  *   against a simulator served on the other end of a pty.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ManualClock } from '@handset/device-drivers/core';
 import { R307, SimR307 } from '@handset/device-drivers/r307';
 import { openPtyPair, SerialPortUart } from '@handset/device-drivers/transport/linux';
@@ -16,34 +15,12 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { recordingIo } from '../../host-sdk/src/cli/io';
 import { main } from '../../host-sdk/src/cli/program';
+import { HANDSET_BIN } from '../src/built-cli';
 
-const root = resolve(import.meta.dirname, '../..');
-const bin = join(root, 'host-sdk/bin/handset.js');
-
-/** Newest modification time (ms) of any .ts file under `dir`. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name.endsWith('.ts'))
-      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the CLI when dist/cli.js is missing or older than the sources it bundles (serialised across processes). */
-function ensureBuilt(): void {
-  const dist = join(root, 'host-sdk/dist/cli.js');
-  const sources = Math.max(newestSource(join(root, 'host-sdk/src')), newestSource(join(root, 'device-drivers/src')));
-  if (existsSync(dist) && statSync(dist).mtimeMs >= sources) return;
-  execFileSync('flock', ['/tmp/handset-build.lock', 'npm', 'run', 'build', '-w', '@handset/host-sdk'], {
-    cwd: root,
-    stdio: 'ignore',
-  });
-}
+const bin = HANDSET_BIN;
 
 describe('handset sim r307 (built CLI) with the real driver on the other pty end', () => {
   it('serves enrol + identify with --finger alternating, and exits 0 on SIGTERM', async () => {
-    ensureBuilt();
     const pty = await openPtyPair();
     const child = spawn('node', [bin, 'sim', 'r307', '--port', pty.a, '--finger', 'alice'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@
  * rendered camera scene with EXIF orientation (sharp), a transparent-background PNG, a
  * binary-garbage QR, an image without a code, and a file that is not an image.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordingIo } from '../../host-sdk/src/cli/io';
 import { main } from '../../host-sdk/src/cli/program';
+import { HANDSET_BIN } from '../src/built-cli';
 
 let dir: string;
 const f = (name: string) => join(dir, name);
@@ -119,28 +120,7 @@ describe('handset scan', () => {
   });
 
   it('end to end through the built bin', async () => {
-    const bin = 'host-sdk/bin/handset.js';
-    const works = () => {
-      try {
-        return execFileSync('node', [bin, 'scan', '--json', f('paycode.png')], { stdio: 'pipe' })
-          .toString()
-          .includes('"paycode"');
-      } catch {
-        return false;
-      }
-    };
-    // The bin loads host-sdk/dist. Native/wasm packages of the workspace (sharp, zxing-wasm)
-    // must stay external to the bundle; until host-sdk/tsup.config.ts lists them, build
-    // with them external here.
-    if (!works())
-      execFileSync(
-        'npx',
-        ['tsup', ...['sharp', 'zxing-wasm', 'jsqr', 'johnny-five', 'qrcode'].flatMap((p) => ['--external', p])],
-        {
-          cwd: 'host-sdk',
-          stdio: 'pipe',
-        },
-      );
+    const bin = HANDSET_BIN;
     const p = promisify(execFile)('node', [bin, 'scan', '--json', f('emv.png'), f('notes.txt')]);
     const err = await p.then(
       () => undefined,
