@@ -146,6 +146,10 @@ describe('handset emv', () => {
     expect((await run(...base, '--tip', '--fee-fixed', '1')).err).toMatch(/BAD_ARGUMENT/);
     expect((await run(...base, '--additional', 'x=1')).err).toMatch(/BAD_ARGUMENT/);
     expect((await run(...base, '--profile', 'nope')).code).toBe(2);
+    expect((await run(...base, '--profile', 'vietqr', '--account', '123')).err).toMatch(
+      /BAD_ARGUMENT: profile vietqr has no single account field/,
+    );
+    expect((await run(...base, '--account', '123')).err).toMatch(/--account needs --profile/);
     expect((await run('emv', 'make', '--city', 'X')).code).toBe(2);
     expect((await run(...base.slice(0, -2), '--currency', 'XXX')).err).toMatch(/CURRENCY_UNKNOWN/);
   });

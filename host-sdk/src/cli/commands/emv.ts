@@ -216,6 +216,10 @@ export function register(program: Command, io: CliIo): void {
       if (o.account !== undefined && profile?.accounts[0]?.primary) fields[profile.accounts[0].primary] = o.account;
       else if (o.account !== undefined && !profile)
         throw new ValidationError('--account needs --profile', { code: 'BAD_ARGUMENT' });
+      else if (o.account !== undefined)
+        throw new ValidationError(`profile ${profile!.id} has no single account field; give --account-field ID=VALUE`, {
+          code: 'BAD_ARGUMENT',
+        });
       const spec: MpmBuildSpec = {
         merchantName: o.merchantName,
         merchantCity: o.city,
