@@ -272,7 +272,7 @@ export class CloudCenter {
       throw new NotFoundError('device', deviceId);
     }
     this.log.warn('device.locked', { deviceId, reason });
-    return (await this.registry.read.getDevice(deviceId))!;
+    return (await this.registry.read.getDevice(deviceId, false, true))!;
   }
 
   /** A host unlocks a device (after a PIN lockout or too many failures): status active, failures 0. */
@@ -282,7 +282,7 @@ export class CloudCenter {
     if (d.status === 'revoked') throw new StateError('DEVICE_REVOKED', `device ${deviceId} is revoked`);
     await this.registry.read.updateDevice(deviceId, { status: 'active', failures: 0, lockReason: null });
     this.log.info('device.unlocked', { deviceId });
-    return (await this.registry.read.getDevice(deviceId))!;
+    return (await this.registry.read.getDevice(deviceId, false, true))!;
   }
 
   async balances(accountIds: string[]) {
@@ -364,7 +364,7 @@ export class CloudCenter {
         enrolments: req.slots.map((s) => ({ slot: s.slot, templateSha256: s.templateSha256 })),
       };
       if (await this.registry.tx((r) => r.insertDevice(rec))) {
-        this.log.info('register.ok', { deviceId: rec.deviceId, account: rec.account, slots: rec.enrolments.length });
+        this.log.info('register.ok', { deviceId: rec.deviceId, account: rec.account, slots: rec.enrolments?.length ?? 0 });
         return grant(rec);
       }
     }
@@ -518,7 +518,7 @@ export class CloudCenter {
         c.resumed = false;
       }
       for (const c of fresh) {
-        await r.getDevice(c.deviceId, true);
+        const device = (await r.getDevice(c.deviceId, true))!;
         const prior = await r.getPayment(c.paymentId, true);
         if (prior) {
           c.record = prior;
@@ -526,9 +526,27 @@ export class CloudCenter {
           c.existed = true;
           continue;
         }
-        c.record = await this.claim(r, c);
+        c.record = await this.claim(r, c, device);
       }
     });
+    // A declined fresh payment whose reservation the ledger already holds: the registry
+    // lost its claim (power loss with registrySync NORMAL). The ledger is the truth.
+    const declined = fresh.filter((c) => c.record?.status === 'declined' && !c.existed);
+    if (declined.length) {
+      const held = await this.ledger.lookupTransfers(declined.map((c) => ledgerIds.pending(c.paymentId)));
+      const booked = new Set(held.filter((t) => t.result === 'ok').map((t) => t.userData));
+      const redo = declined.filter((c) => booked.has(c.paymentId));
+      if (redo.length) {
+        await this.registry.tx(async (r) => {
+          for (const c of redo) {
+            const patch = { status: 'processing' as const, reason: null, detail: 'reconciled from the ledger', decidedAt: null };
+            await r.updatePayment(c.paymentId, patch);
+            c.record = { ...c.record!, ...patch };
+            this.log.warn('payment.reconciled', { paymentId: c.paymentId });
+          }
+        });
+      }
+    }
     // C: book
     const booking = cands.filter((c) => c.record && c.record.status === 'processing');
     const transfers: TransferInput[] = [];
@@ -579,9 +597,8 @@ export class CloudCenter {
   }
 
   /** Phase B for one new payment inside the claim transaction. */
-  private async claim(r: RegistryTx, c: Candidate): Promise<PaymentRecord> {
+  private async claim(r: RegistryTx, c: Candidate, device: DeviceRecord): Promise<PaymentRecord> {
     const now = this.clock.now();
-    const device = (await r.getDevice(c.deviceId, true))!;
     const base: PaymentRecord = {
       paymentId: c.paymentId,
       flow: c.flow,

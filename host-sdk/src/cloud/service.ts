@@ -39,6 +39,8 @@ export interface StartCloudOptions {
   logger?: CloudLogger;
   /** Group commit in front of the ledger. Default true. */
   groupCommit?: boolean;
+  /** SQLite registry durability (see StoreSpecOptions.registrySync). Default 'FULL'. */
+  registrySync?: 'FULL' | 'NORMAL';
   /** Pass-through to mqtt.js (tests). */
   mqtt?: Partial<IClientOptions>;
 }
@@ -64,7 +66,13 @@ export interface RunningCloud {
 export async function startCloud(o: StartCloudOptions = {}): Promise<RunningCloud> {
   const clock = o.clock ?? systemClock;
   const log = o.logger ?? silentLogger;
-  const stores = await openStores({ store: o.store, schema: o.schema, clock, groupCommit: o.groupCommit });
+  const stores = await openStores({
+    store: o.store,
+    schema: o.schema,
+    clock,
+    groupCommit: o.groupCommit,
+    registrySync: o.registrySync,
+  });
   let vault: SeedVault;
   if (o.seedKey) vault = typeof o.seedKey === 'string' ? SeedVault.fromText(o.seedKey) : new SeedVault(o.seedKey);
   else {

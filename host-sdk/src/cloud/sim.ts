@@ -4,7 +4,7 @@
  * pay-code seed, and it makes exactly the messages a real handset sends - signed with the
  * protocol's canonical signing, so the cloud cannot tell it apart.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, sign } from 'node:crypto';
 import {
   type AuthMethod,
   type Authorisation,
@@ -41,8 +41,19 @@ export class SimHandset {
   constructor(o: SimHandsetOptions) {
     this.deviceId = o.deviceId;
     this.account = o.account;
-    this.crypto = o.crypto ?? nodeCrypto;
-    this.keys = this.crypto.generateEd25519KeyPair();
+    const base = o.crypto ?? nodeCrypto;
+    this.keys = base.generateEd25519KeyPair();
+    // a fleet of simulated handsets would thrash the provider's small private-key cache:
+    // each handset keeps its own imported key, as a real handset does
+    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(this.keys.privateKey)]);
+    const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    this.crypto = o.crypto
+      ? base
+      : {
+          ...base,
+          ed25519Sign: (priv, msg) =>
+            priv === this.keys.privateKey ? new Uint8Array(sign(null, msg, key)) : base.ed25519Sign(priv, msg),
+        };
     this.slots = o.slots ?? [1];
   }
 

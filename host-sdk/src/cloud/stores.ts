@@ -17,6 +17,14 @@ export interface StoreSpecOptions {
   clock?: Clock;
   /** Group commit in front of the ledger (default true). */
   groupCommit?: boolean;
+  /**
+   * SQLite registry durability. The ledger is always FULL and is the source of truth
+   * for money; 'NORMAL' saves the registry's two fsyncs per batch and, after a power
+   * loss, the center re-derives an approval from the ledger (`payment.reconciled`).
+   * A declined payment or a device counter of the last moments before the power loss
+   * may be forgotten. Default 'FULL'.
+   */
+  registrySync?: 'FULL' | 'NORMAL';
 }
 
 export interface OpenStores {
@@ -43,7 +51,7 @@ export async function openStores(o: StoreSpecOptions = {}): Promise<OpenStores> 
     const file = (name: string) => (memory ? ':memory:' : join(dir, name));
     if (!memory) mkdirSync(dirname(file('x')), { recursive: true });
     ledger = new SqliteLedgerStore({ path: file('ledger.db'), clock });
-    registry = new SqlRegistry(new SqliteClient(file('registry.db')));
+    registry = new SqlRegistry(new SqliteClient(file('registry.db'), { synchronous: o.registrySync ?? 'FULL' }));
   } else if (/^postgres(ql)?:\/\//.test(spec)) {
     kind = 'postgres';
     const { pool } = makePool({ connectionString: spec, max: 10 });

@@ -62,8 +62,8 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
       const retry = await center.register(creq);
       expect(first.status).toBe('registered');
       expect(retry.paycode).toEqual(first.paycode);
-      const dev = await center.registry.read.getDevice('hs-carol');
-      expect(dev?.enrolments.map((e) => e.slot)).toEqual([3, 4]);
+      const dev = await center.registry.read.getDevice('hs-carol', false, true);
+      expect(dev?.enrolments?.map((e) => e.slot)).toEqual([3, 4]);
       expect(dev?.seedSealed).not.toContain(first.paycode!.seed);
       const forged = { ...carol.registrationRequest(clock.now()), deviceId: 'hs-dave' };
       expect(await center.register(forged)).toMatchObject({ status: 'rejected', reason: 'bad_signature' });
@@ -343,6 +343,30 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
       expect(result(o)).toMatchObject({ status: 'approved', bookedAmount: 300n });
       expect(await bal(ledgerIds.merchant(merchant))).toBe(300n);
       ledger.createTransfers = real;
+    });
+
+    it('registry lost after a booking (power loss with registrySync NORMAL): the ledger decides, nothing doubles', async () => {
+      const { center, alice, merchant } = await world();
+      await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR' });
+      const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR', nowMs: clock.now() });
+      expect(result((await center.authorise([{ payload: a }]))[0]).status).toBe('approved');
+      // a brand-new, empty registry over the same ledger: everything the registry knew is gone
+      const { SqlRegistry } = await import('../../src/cloud/registry/index');
+      const { SqliteClient } = await import('../../src/cloud/sql/client');
+      const { CloudCenter } = await import('../../src/cloud/center');
+      const { SeedVault } = await import('../../src/cloud/registry/vault');
+      const lost = new SqlRegistry(new SqliteClient(':memory:'));
+      await lost.init();
+      const c2 = new CloudCenter({ registry: lost, ledger: center.ledger, vault: new SeedVault(new Uint8Array(32)), clock });
+      await c2.createUser({ account: 'alice', currency: 'EUR' });
+      await c2.createMerchant({ merchantId: merchant, currency: 'EUR' });
+      expect((await c2.register(alice.registrationRequest(clock.now()))).status).toBe('registered');
+      await c2.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR' });
+      clock.advance(600_000); // the redelivered authorisation is now far outside its time window
+      const [o] = await c2.authorise([{ payload: a }]);
+      expect(result(o)).toMatchObject({ status: 'approved', bookedAmount: 300n });
+      expect(await bal(ledgerIds.merchant(merchant))).toBe(300n);
+      await lost.close();
     });
 
     it('show-to-pay: a pay code is consumed exactly once, expires, and charges replay', async () => {

@@ -205,7 +205,7 @@ export class HttpApi {
       body: { devices: (await r.listDevices({ account: x.query.get('account') ?? undefined })).map(publicDevice) },
     }));
     this.route('GET', '/v1/devices/:id', async (x) => {
-      const d = await r.getDevice(x.params.id!);
+      const d = await r.getDevice(x.params.id!, false, true);
       if (!d) throw new NotFoundError('device', x.params.id!);
       return { body: publicDevice(d) };
     });

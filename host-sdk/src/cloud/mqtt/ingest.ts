@@ -30,6 +30,12 @@ export interface IngestOptions {
   protocolVersion?: 4 | 5;
   /** Most messages decided in one batch. Default 256. */
   maxBatch?: number;
+  /**
+   * Batches decided at the same time (default 4): while one waits for its ledger fsync
+   * the next runs its registry claim, so disk waits overlap. Decisions stay consistent:
+   * claims are serialised per device inside the store.
+   */
+  concurrency?: number;
   backoff?: BackoffOptions;
   logger?: CloudLogger;
 }
@@ -55,15 +61,18 @@ export class CloudIngest {
   readonly stats = { received: 0, rejected: 0, results: 0, batches: 0, maxBatch: 0, errors: 0 };
   client: MqttClient | undefined;
   private queue: Incoming[] = [];
-  private running = false;
-  private idle: Promise<void> = Promise.resolve();
+  private inflight = 0;
+  private scheduled = false;
+  private waiters: Array<() => void> = [];
   private readonly log: CloudLogger;
   private readonly maxBatch: number;
+  private readonly concurrency: number;
 
   constructor(private readonly o: IngestOptions) {
     this.topics = createTopics(o.root ?? '');
     this.log = o.logger ?? silentLogger;
     this.maxBatch = o.maxBatch ?? 256;
+    this.concurrency = o.concurrency ?? 4;
   }
 
   async start(): Promise<void> {
@@ -112,27 +121,32 @@ export class CloudIngest {
       return;
     }
     this.queue.push({ topic: parsed, payload, receivedAt: this.o.center.clock.now() });
-    if (!this.running) {
-      this.running = true;
-      this.idle = new Promise((resolve) => setImmediate(() => this.drain().finally(resolve)));
-    }
+    this.schedule();
   }
 
-  private async drain(): Promise<void> {
+  /** Starts batches on the next event-loop turn, so one turn's arrivals form one batch. */
+  private schedule(): void {
+    if (this.scheduled || this.inflight >= this.concurrency || !this.queue.length) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.inflight < this.concurrency && this.queue.length) void this.runBatch(this.queue.splice(0, this.maxBatch));
+    });
+  }
+
+  private async runBatch(batch: Incoming[]): Promise<void> {
+    this.inflight++;
+    this.stats.batches++;
+    this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
     try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        this.stats.batches++;
-        this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
-        try {
-          await this.process(batch);
-        } catch (err) {
-          this.stats.errors++;
-          this.log.error('mqtt.batch_failed', { size: batch.length, error: err instanceof Error ? err.message : String(err) });
-        }
-      }
+      await this.process(batch);
+    } catch (err) {
+      this.stats.errors++;
+      this.log.error('mqtt.batch_failed', { size: batch.length, error: err instanceof Error ? err.message : String(err) });
     } finally {
-      this.running = false;
+      this.inflight--;
+      if (this.queue.length) this.schedule();
+      else if (!this.inflight) for (const w of this.waiters.splice(0)) w();
     }
   }
 
@@ -206,7 +220,7 @@ export class CloudIngest {
 
   /** Resolves when everything received so far has been decided and handed to the client. */
   async settle(): Promise<void> {
-    while (this.running || this.queue.length) await this.idle;
+    while (this.inflight || this.queue.length || this.scheduled) await new Promise<void>((r) => this.waiters.push(r));
   }
 
   async stop(): Promise<void> {

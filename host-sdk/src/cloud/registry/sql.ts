@@ -144,7 +144,7 @@ function repo(q: SqlQuery, t: (n: Table) => string): RegistryTx {
         templateSha256: s(r.template_sha256),
       }),
     );
-  const deviceRow = async (r: Row | undefined): Promise<DeviceRecord | undefined> =>
+  const deviceRow = async (r: Row | undefined, withEnrolments = true): Promise<DeviceRecord | undefined> =>
     r && {
       deviceId: s(r.device_id),
       account: s(r.account),
@@ -158,7 +158,7 @@ function repo(q: SqlQuery, t: (n: Table) => string): RegistryTx {
       stepSeconds: n(r.step_seconds),
       registrationId: s(r.registration_id),
       registeredAt: n(r.registered_at),
-      enrolments: await enrolmentsOf(s(r.device_id)),
+      ...(withEnrolments ? { enrolments: await enrolmentsOf(s(r.device_id)) } : {}),
     };
   return {
     async insertUser(u) {
@@ -209,16 +209,16 @@ function repo(q: SqlQuery, t: (n: Table) => string): RegistryTx {
           d.registeredAt,
         ])) > 0;
       if (!ok) return false;
-      for (const e of d.enrolments) {
+      for (const e of d.enrolments ?? []) {
         await q.run(`INSERT INTO ${t('enrolments')} VALUES (?, ?, ?)`, [d.deviceId, e.slot, e.templateSha256]);
       }
       return true;
     },
-    async getDevice(id, l) {
-      return deviceRow(await q.one(`SELECT * FROM ${t('devices')} WHERE device_id = ?${lock(l)}`, [id]));
+    async getDevice(id, l, withEnrolments) {
+      return deviceRow(await q.one(`SELECT * FROM ${t('devices')} WHERE device_id = ?${lock(l)}`, [id]), Boolean(withEnrolments));
     },
     async getDeviceByPaycodeIndex(index) {
-      return deviceRow(await q.one(`SELECT * FROM ${t('devices')} WHERE paycode_index = ?`, [index]));
+      return deviceRow(await q.one(`SELECT * FROM ${t('devices')} WHERE paycode_index = ?`, [index]), false);
     },
     async listDevices(filter = {}) {
       const rows = filter.account

@@ -52,7 +52,8 @@ export interface DeviceRecord {
   /** requestId of the registration that created it (idempotent replay). */
   registrationId: string;
   registeredAt: number;
-  enrolments: EnrolmentRecord[];
+  /** Loaded by getDevice(id, lock, true), listDevices and insertDevice; omitted on hot-path reads. */
+  enrolments?: EnrolmentRecord[];
 }
 
 export type OrderStatus = 'open' | 'paid' | 'cancelled';
@@ -121,8 +122,8 @@ export interface RegistryTx {
 
   /** Inserts device + enrolments; false if the device id or pay-code index exists. */
   insertDevice(d: DeviceRecord): Promise<boolean>;
-  /** `lock`: hold the row for the rest of the transaction (PostgreSQL FOR UPDATE). */
-  getDevice(deviceId: string, lock?: boolean): Promise<DeviceRecord | undefined>;
+  /** `lock`: hold the row for the rest of the transaction (PostgreSQL FOR UPDATE); `enrolments`: load them too. */
+  getDevice(deviceId: string, lock?: boolean, enrolments?: boolean): Promise<DeviceRecord | undefined>;
   getDeviceByPaycodeIndex(index: string): Promise<DeviceRecord | undefined>;
   listDevices(filter?: { account?: string }): Promise<DeviceRecord[]>;
   updateDevice(

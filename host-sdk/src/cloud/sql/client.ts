@@ -35,7 +35,7 @@ function storeError(err: unknown): HandsetError {
   return new HandsetError('STORE', `SQLite: ${(err as Error).message}`, { device: 'cloud', cause: err });
 }
 
-/** SQLite driver: WAL, synchronous FULL, integers read back as bigint. Transactions are serialised by a mutex. */
+/** SQLite driver: WAL, synchronous FULL (or NORMAL), integers read back as bigint. Transactions are serialised by a mutex. */
 export class SqliteClient implements SqlClient {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
@@ -43,10 +43,14 @@ export class SqliteClient implements SqlClient {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly cache = new Map<string, Database.Statement>();
 
-  constructor(path: string) {
+  /**
+   * `synchronous`: FULL (default) fsyncs every commit; NORMAL survives a process crash
+   * (WAL) but may lose the last commits on power loss / OS crash.
+   */
+  constructor(path: string, options: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 10000');
     this.db.defaultSafeIntegers(true);
   }
