@@ -12,7 +12,15 @@ import { HandsetError, TransportError } from '@handset/device-drivers/core';
 import { validateMessage } from '../protocol/messages';
 import type { Amount, PaymentResult } from './amount-comparison';
 import { fromWireResult, type MqttResultsOptions, subscribeMqttResults } from './mqtt-results';
-import type { CloudClient, CloudOrderInput, PayCodeChargeInput, RefundInput, RefundOutcome, VoidInput } from './ports';
+import type {
+  CaptureInput,
+  CloudClient,
+  CloudOrderInput,
+  PayCodeChargeInput,
+  RefundInput,
+  RefundOutcome,
+  VoidInput,
+} from './ports';
 
 /** The cloud answered with an error. `code` is the cloud's (e.g. NOT_FOUND, REFUND_EXCEEDS_CAPTURED). */
 export class CloudRequestError extends HandsetError {
@@ -132,7 +140,7 @@ export class HttpCloudClient implements CloudClient {
       amount: order.amount.minor.toString(),
       currency: order.amount.currency,
       expiresAt: order.expiresAt,
-      capture: this.o.capture ?? 'auto',
+      capture: order.capture ?? this.o.capture ?? 'auto',
     });
   }
 
@@ -190,6 +198,22 @@ export class HttpCloudClient implements CloudClient {
     }
     const amount: Amount = { minor: BigInt(p.amount), currency: p.currency };
     return { refundId: input.refundId, paymentId: input.paymentId, status: 'voided', amount };
+  }
+
+  async capture(input: CaptureInput): Promise<{ paymentId: string; amount: Amount }> {
+    const p = await this.request<PaymentJson & { captured: string }>(
+      'POST',
+      `/v1/payments/${encodeURIComponent(input.paymentId)}/capture`,
+      {},
+    );
+    if (p.settlement !== 'captured') {
+      throw new CloudRequestError(
+        'CAPTURE_FAILED',
+        `payment ${input.paymentId} is ${p.settlement ?? p.status} after the capture`,
+        409,
+      );
+    }
+    return { paymentId: input.paymentId, amount: { minor: BigInt(p.captured), currency: p.currency } };
   }
 
   async paymentsFor(merchantId: string, reference: string): Promise<PaymentResult[]> {

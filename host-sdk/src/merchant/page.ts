@@ -41,6 +41,7 @@ export const PAGE_HTML = `<!doctype html>
       <p id="amount-help" class="help">Digits and one decimal point.</p>
       <label for="reference">Reference <span class="muted">(optional)</span></label>
       <input id="reference" name="reference" maxlength="25" placeholder="automatic" spellcheck="false">
+      <label class="check" for="reserve"><input type="checkbox" id="reserve"> Reserve only, capture later</label>
       <button type="submit" class="primary wide" id="create">Show payment QR <kbd>Enter</kbd></button>
       <p id="form-error" class="error" role="alert"></p>
     </form>
@@ -108,15 +109,20 @@ export const PAGE_HTML = `<!doctype html>
     <pre id="receipt" class="receipt" tabindex="0" aria-label="Receipt text">No receipt yet.</pre>
     <div class="row"><button type="button" id="print" class="secondary" disabled>Print receipt <kbd>P</kbd></button></div>
     <div id="refund-box" hidden>
-      <h2>Refund</h2>
+      <h2>Payment actions</h2>
       <form id="refund-form" autocomplete="off">
         <label for="refund-payment">Payment</label>
         <select id="refund-payment"></select>
-        <label for="refund-amount">Amount <span class="muted">(empty = all that is left)</span></label>
-        <input id="refund-amount" inputmode="decimal" placeholder="all">
-        <div class="row">
-          <button type="submit" id="refund" class="warn">Refund</button>
-          <button type="button" id="void" class="secondary">Void payment</button>
+        <div id="reserve-actions" class="row" hidden>
+          <button type="button" id="capture" class="primary">Capture</button>
+          <button type="button" id="void" class="secondary">Void reservation</button>
+        </div>
+        <div id="refund-fields">
+          <label for="refund-amount">Refund amount <span class="muted">(empty = all that is left)</span></label>
+          <div class="row">
+            <input id="refund-amount" inputmode="decimal" placeholder="all">
+            <button type="submit" id="refund" class="warn">Refund</button>
+          </div>
         </div>
         <p id="refund-error" class="error" role="alert"></p>
       </form>
@@ -156,6 +162,8 @@ kbd { font: 0.75rem "DejaVu Sans Mono", monospace; border: 1px solid currentColo
 h2 { font-size: 0.85rem; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); margin: 18px 0 10px; }
 .panel > h2:first-child, .panel > div > h2:first-child { margin-top: 0; }
 label { display: block; font-weight: bold; margin: 12px 0 6px; }
+label.check { display: flex; gap: 8px; align-items: center; font-weight: normal; }
+label.check input { width: auto; }
 input, select, button { font: inherit; }
 input, select { border: 2px solid var(--line); border-radius: 8px; padding: 10px 12px; width: 100%; background: #fff; color: var(--ink); }
 input:focus, select:focus, button:focus-visible, pre:focus { outline: 3px solid #8ab4f8; outline-offset: 1px; border-color: var(--accent); }
@@ -372,17 +380,29 @@ export const PAGE_JS = `'use strict';
     }
   }
 
+  function actionsFor(ref, id) {
+    var o = orders[ref];
+    var p = o ? o.payments.filter(function (x) { return x.paymentId === id; })[0] : null;
+    show($('reserve-actions'), !!p && (p.capturable || p.voidable));
+    show($('capture'), !!p && p.capturable);
+    show($('refund-fields'), !!p && !!p.refundable);
+  }
+
   function renderRefund(o) {
     var sel = $('refund-payment');
+    var keep = sel.value;
     while (sel.firstChild) sel.removeChild(sel.firstChild);
-    var payable = o ? o.payments.filter(function (p) { return p.refundable; }) : [];
+    var payable = o ? o.payments.filter(function (p) { return p.refundable || p.voidable || p.capturable; }) : [];
     payable.forEach(function (p) {
       var opt = document.createElement('option');
       opt.value = p.paymentId;
-      text(opt, p.paymentId.slice(0, 8) + '... ' + p.refundable.display + ' left' + (p.comparison && p.comparison.flagged ? ' (flagged)' : ''));
+      var what = p.refundable ? p.refundable.display + ' refundable' : 'reserved, not captured';
+      text(opt, p.paymentId.slice(0, 8) + '... ' + what + (p.comparison && p.comparison.flagged ? ' (flagged)' : ''));
+      if (p.paymentId === keep) opt.selected = true;
       sel.appendChild(opt);
     });
     show($('refund-box'), payable.length > 0);
+    if (o) actionsFor(o.reference, sel.value);
   }
 
   function loadReceipt(o) {
@@ -402,7 +422,8 @@ export const PAGE_JS = `'use strict';
     if (!o) return;
     var b = $('state-banner');
     b.className = 'banner ' + bannerClass(o.state);
-    text(b, STATE_TEXT[o.state] || o.state);
+    var reserved = o.capture === 'manual' && o.state === 'paid' && o.payments.some(function (p) { return p.paymentId === o.settledBy && !p.captured; });
+    text(b, reserved ? 'Paid - reserved, capture pending' : STATE_TEXT[o.state] || o.state);
     text($('due-amount'), majorOnly(o.due));
     text($('due-currency'), o.due.currency);
     var qr = $('qr');
@@ -499,7 +520,7 @@ export const PAGE_JS = `'use strict';
       var amount = $('amount').value.trim();
       if (!/^[0-9]+([.][0-9]*)?$/.test(amount)) { text($('form-error'), 'Enter the amount as digits with one decimal point, e.g. 12.50'); $('amount').focus(); return; }
       $('create').disabled = true;
-      api('POST', '/api/orders', { amount: amount, currency: $('currency').value, reference: $('reference').value.trim() || undefined })
+      api('POST', '/api/orders', { amount: amount, currency: $('currency').value, reference: $('reference').value.trim() || undefined, capture: $('reserve').checked ? 'manual' : 'auto' })
         .then(function (o) { upsert(o); $('reference').value = ''; $('amount').value = ''; select(o.reference); $('paycode').value = ''; $('paycode').focus(); })
         .catch(function (e) { text($('form-error'), errText(e)); $('amount').focus(); })
         .then(function () { $('create').disabled = false; });
@@ -528,6 +549,12 @@ export const PAGE_JS = `'use strict';
       api('POST', '/api/orders/' + encodeURIComponent(selected) + '/refund', { paymentId: $('refund-payment').value, amount: amount || undefined })
         .then(function (o) { onOrder(o); $('refund-amount').value = ''; })
         .catch(function (e) { text($('refund-error'), errText(e)); });
+    });
+    $('refund-payment').addEventListener('change', function () { if (selected) actionsFor(selected, $('refund-payment').value); });
+    $('capture').addEventListener('click', function () {
+      text($('refund-error'), '');
+      api('POST', '/api/orders/' + encodeURIComponent(selected) + '/capture', { paymentId: $('refund-payment').value })
+        .then(onOrder).catch(function (e) { text($('refund-error'), errText(e)); });
     });
     $('void').addEventListener('click', function () {
       text($('refund-error'), '');

@@ -45,6 +45,11 @@ export interface CloudOrderInput {
   readonly amount: Amount;
   /** Epoch ms after which the cloud must refuse payments for it. */
   readonly expiresAt: number;
+  /**
+   * `auto` (default): the payment is booked at once. `manual`: the payer's money is only
+   * reserved (booked as a pending transfer) until the terminal captures or voids it.
+   */
+  readonly capture?: 'auto' | 'manual';
 }
 
 /** A consumer-presented charge: the terminal scanned the payer's one-time pay code. */
@@ -64,6 +69,11 @@ export interface RefundInput {
   /** Idempotency key of the refund. */
   readonly refundId: string;
   readonly amount: Amount;
+}
+
+export interface CaptureInput {
+  readonly merchantId: string;
+  readonly paymentId: string;
 }
 
 export interface VoidInput {
@@ -99,7 +109,10 @@ export interface CloudClient {
   cancelOrder(merchantId: string, reference: string): Promise<void>;
   chargePayCode(charge: PayCodeChargeInput): Promise<PaymentResult>;
   refund(refund: RefundInput): Promise<RefundOutcome>;
+  /** Releases the reservation of a manual-capture payment (before capture). Rejects once captured. */
   voidPayment(input: VoidInput): Promise<RefundOutcome>;
+  /** Posts the full reservation of a manual-capture payment. Idempotent. */
+  capture(input: CaptureInput): Promise<{ readonly paymentId: string; readonly amount: Amount }>;
   /** The results recorded for an order (for reconciliation after a reconnect). */
   paymentsFor(merchantId: string, reference: string): Promise<PaymentResult[]>;
   subscribeResults(

@@ -11,13 +11,14 @@
  * | GET    | /                                 | the page |
  * | GET    | /api/config                       | merchant, currencies |
  * | GET    | /api/orders                       | order history, newest first |
- * | POST   | /api/orders                       | `{amount: "12.34", currency: "EUR", reference?, ttlSeconds?}` -> order (201) |
+ * | POST   | /api/orders                       | `{amount: "12.34", currency: "EUR", reference?, ttlSeconds?, capture?}` -> order (201) |
  * | GET    | /api/orders/:ref                  | order |
  * | GET    | /api/orders/:ref/qr.svg           | the dynamic MPM QR (byte mode, level M) |
  * | POST   | /api/orders/:ref/paycode          | `{code}` -> order (charge the payer's pay code) |
  * | POST   | /api/orders/:ref/cancel           | order |
  * | POST   | /api/orders/:ref/refund           | `{paymentId, amount?}` -> order |
- * | POST   | /api/orders/:ref/void             | `{paymentId}` -> order |
+ * | POST   | /api/orders/:ref/void             | `{paymentId}` -> order (manual capture, before capture) |
+ * | POST   | /api/orders/:ref/capture          | `{paymentId}` -> order (manual capture) |
  * | GET    | /api/orders/:ref/receipt          | `{receipt, text}` |
  * | GET    | /api/orders/:ref/receipt.txt      | the receipt as text |
  * | GET    | /api/events                       | SSE: `order` events (order JSON), `unknown` events |
@@ -81,8 +82,13 @@ function comparisonJson(c: AmountComparison | null) {
   };
 }
 
-function paymentJson(p: RecordedPayment) {
+function paymentJson(p: RecordedPayment, v: OrderView) {
+  const reserved = v.capture === 'manual' && !v.captured.includes(p.result.paymentId);
+  const booked = p.result.status === 'booked';
   return {
+    captured: booked && !reserved,
+    capturable: booked && reserved && p.comparison.verdict === 'PAID' && p.refundedMinor === 0n,
+    voidable: booked && reserved && p.refundedMinor === 0n,
     paymentId: p.result.paymentId,
     status: p.result.status,
     flow: p.result.flow ?? null,
@@ -95,7 +101,9 @@ function paymentJson(p: RecordedPayment) {
       p.refundedMinor > 0n && p.result.booked ? { minor: p.refundedMinor, currency: p.result.booked.currency } : null,
     ),
     refundable: amountJson(
-      refundableMinor(p) > 0n && p.result.booked ? { minor: refundableMinor(p), currency: p.result.booked.currency } : null,
+      refundableMinor(p) > 0n && p.result.booked && !reserved
+        ? { minor: refundableMinor(p), currency: p.result.booked.currency }
+        : null,
     ),
   };
 }
@@ -116,7 +124,8 @@ export function orderJson(v: OrderView) {
     qrUrl: `/api/orders/${encodeURIComponent(o.reference)}/qr.svg`,
     comparison: comparisonJson(v.comparison),
     lastEvent: v.lastEvent?.kind ?? null,
-    payments: o.payments.map(paymentJson),
+    capture: v.capture,
+    payments: o.payments.map((p) => paymentJson(p, v)),
     refunds: v.refunds.map((r) => ({
       refundId: r.refundId,
       paymentId: r.paymentId,
@@ -149,6 +158,8 @@ function httpStatus(err: HandsetError): number {
     case 'DUPLICATE_REFERENCE':
     case 'NOTHING_TO_REFUND':
     case 'NOT_VOIDABLE':
+    case 'NOT_CAPTURABLE':
+    case 'NOT_CAPTURED':
     case 'INVALID_ORDER':
       return 409;
     case 'BODY_TOO_LARGE':
@@ -284,10 +295,15 @@ export async function startMerchantServer(options: MerchantServerOptions): Promi
         if (ttlSeconds !== undefined && (typeof ttlSeconds !== 'number' || !Number.isInteger(ttlSeconds))) {
           throw new ValidationError('ttlSeconds must be an integer', { code: 'BAD_FIELD', device: 'merchant:http' });
         }
+        const capture = str(body, 'capture');
+        if (capture !== undefined && capture !== 'auto' && capture !== 'manual') {
+          throw new ValidationError('capture must be "auto" or "manual"', { code: 'BAD_FIELD', device: 'merchant:http' });
+        }
         const view = await terminal.createOrder({
           amount: { minor, currency: cur.alpha },
           reference: str(body, 'reference')?.trim() || undefined,
           ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000,
+          capture,
         });
         return sendJson(res, 201, orderJson(view));
       }
@@ -315,6 +331,7 @@ export async function startMerchantServer(options: MerchantServerOptions): Promi
         if (action === 'cancel') return sendJson(res, 200, orderJson(await terminal.cancel(ref)));
         if (action === 'void')
           return sendJson(res, 200, orderJson(await terminal.voidPayment(ref, str(body, 'paymentId', true))));
+        if (action === 'capture') return sendJson(res, 200, orderJson(await terminal.capture(ref, str(body, 'paymentId', true))));
         if (action === 'refund') {
           const paymentId = str(body, 'paymentId', true);
           const text = str(body, 'amount');

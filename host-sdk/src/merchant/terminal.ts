@@ -59,6 +59,8 @@ export interface TerminalOptions {
   defaultTtlMs?: number;
   /** Longest lifetime an order may ask for (default 1 hour). */
   maxTtlMs?: number;
+  /** Capture mode of orders created without one (default `auto`). See {@link CloudOrderInput.capture}. */
+  defaultCapture?: 'auto' | 'manual';
   /** Orders kept in memory for history; older closed orders are dropped first (default 500). */
   historyLimit?: number;
   /** Called with every flagged comparison (for logs and alerts). Never receives secrets. */
@@ -75,6 +77,10 @@ export interface OrderView {
   /** Last thing that happened, for the status line. */
   readonly lastEvent: TransitionEvent | null;
   readonly refunds: readonly RefundOutcome[];
+  /** `manual`: payments are reservations until {@link MerchantTerminal.capture} (or a void). */
+  readonly capture: 'auto' | 'manual';
+  /** Payment ids whose reservation was captured (manual orders only). */
+  readonly captured: readonly string[];
 }
 
 export interface TerminalEvents {
@@ -96,6 +102,8 @@ interface Entry {
   qrPayload: string;
   lastEvent: TransitionEvent | null;
   refunds: RefundOutcome[];
+  capture: 'auto' | 'manual';
+  captured: Set<string>;
   cancelTimer?: () => void;
   busy?: Promise<unknown>;
 }
@@ -108,6 +116,7 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
   private readonly defaultTtlMs: number;
   private readonly maxTtlMs: number;
   private readonly historyLimit: number;
+  private readonly defaultCapture: 'auto' | 'manual';
   private readonly onFlag: TerminalOptions['onFlag'];
   private readonly orders = new Map<string, Entry>();
   private readonly unknownResults: { comparison: AmountComparison; result: PaymentResult }[] = [];
@@ -122,6 +131,7 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
     this.defaultTtlMs = options.defaultTtlMs ?? 5 * 60_000;
     this.maxTtlMs = options.maxTtlMs ?? 60 * 60_000;
     this.historyLimit = options.historyLimit ?? 500;
+    this.defaultCapture = options.defaultCapture ?? 'auto';
     this.onFlag = options.onFlag;
   }
 
@@ -144,7 +154,12 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
    * The order is `awaiting_payment` when this resolves. Bad input -> `ValidationError` /
    * `TerminalError`; a cloud failure rejects and leaves no order behind.
    */
-  async createOrder(input: { amount: Amount; reference?: string; ttlMs?: number }): Promise<OrderView> {
+  async createOrder(input: {
+    amount: Amount;
+    reference?: string;
+    ttlMs?: number;
+    capture?: 'auto' | 'manual';
+  }): Promise<OrderView> {
     const { amount } = input;
     if (!isValidAmount(amount))
       throw new ValidationError('amount must be positive bigint minor units with an ISO 4217 code', {
@@ -167,10 +182,13 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
     const now = this.clock.now();
     const created = newOrder({ merchantId: this.merchant.id, reference, due: amount, createdAt: now, expiresAt: now + ttl });
     const qrPayload = this.mpm.encodeDynamic({ merchant: this.merchant, amount, reference });
-    const entry: Entry = { order: created, qrPayload, lastEvent: null, refunds: [] };
+    const capture = input.capture ?? this.defaultCapture;
+    if (capture !== 'auto' && capture !== 'manual')
+      throw new ValidationError('capture must be auto or manual', { code: 'BAD_CAPTURE', device: NS });
+    const entry: Entry = { order: created, qrPayload, lastEvent: null, refunds: [], capture, captured: new Set() };
     this.orders.set(reference, entry);
     try {
-      await this.cloud.createOrder({ merchantId: this.merchant.id, reference, amount, expiresAt: created.expiresAt });
+      await this.cloud.createOrder({ merchantId: this.merchant.id, reference, amount, expiresAt: created.expiresAt, capture });
     } catch (err) {
       this.orders.delete(reference);
       throw err;
@@ -264,6 +282,9 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
   async refund(reference: string, paymentId: string, amount?: Amount): Promise<OrderView> {
     const entry = this.entry(reference);
     const p = this.payment(entry, paymentId);
+    if (entry.capture === 'manual' && !entry.captured.has(paymentId)) {
+      throw new TerminalError('NOT_CAPTURED', `payment ${paymentId} is a reservation: capture it or void it`, { paymentId });
+    }
     const left = refundableMinor(p);
     if (left <= 0n)
       throw new TerminalError('NOTHING_TO_REFUND', `payment ${paymentId} has nothing left to refund`, { paymentId });
@@ -281,8 +302,8 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
     const entry = this.entry(reference);
     const p = this.payment(entry, paymentId);
     const booked = p.result.booked;
-    if (!isValidAmount(booked) || p.refundedMinor !== 0n) {
-      throw new TerminalError('NOT_VOIDABLE', `payment ${paymentId} cannot be voided`, { paymentId });
+    if (!isValidAmount(booked) || p.refundedMinor !== 0n || entry.captured.has(paymentId)) {
+      throw new TerminalError('NOT_VOIDABLE', `payment ${paymentId} cannot be voided (refund it instead)`, { paymentId });
     }
     applyRefund(entry.order, paymentId, booked, 'void');
     const out = await this.cloud.voidPayment({
@@ -292,6 +313,28 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
     });
     entry.refunds.push(out);
     return this.transition(entry, applyRefund(entry.order, paymentId, booked, 'void'));
+  }
+
+  /**
+   * Captures the full reservation of a manual-capture payment through the cloud. Only a
+   * payment that compared PAID is captured: a flagged one can only be voided.
+   */
+  async capture(reference: string, paymentId: string): Promise<OrderView> {
+    const entry = this.entry(reference);
+    const p = this.payment(entry, paymentId);
+    if (entry.capture !== 'manual')
+      throw new TerminalError('NOT_CAPTURABLE', `order ${reference} was booked at once (auto capture)`, { reference });
+    if (p.comparison.verdict !== 'PAID' || p.refundedMinor !== 0n) {
+      throw new TerminalError('NOT_CAPTURABLE', `payment ${paymentId} is not a clean PAID reservation; void it`, { paymentId });
+    }
+    if (!entry.captured.has(paymentId)) {
+      await this.cloud.capture({ merchantId: this.merchant.id, paymentId });
+      entry.captured.add(paymentId);
+    }
+    return this.transition(entry, {
+      order: entry.order,
+      event: { kind: 'state', from: entry.order.state, to: entry.order.state },
+    });
   }
 
   /** Receipt data for the order (the settling payment, or the latest result). */
@@ -350,6 +393,8 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
       comparison: (settled ?? latest)?.comparison ?? null,
       lastEvent: e.lastEvent,
       refunds: [...e.refunds],
+      capture: e.capture,
+      captured: [...e.captured],
     };
   }
 

@@ -217,6 +217,39 @@ describe('merchant terminal on the real cloud', () => {
     expect(w.terminal.get(v.order.reference).order.state).toBe('paid');
   });
 
+  it('manual capture: the payment is a reservation; void releases it, nothing reaches the merchant', async () => {
+    const before = await merchantPosted();
+    const alice0 = await w.http<{ balance: { available: string } }>('GET', '/v1/users/alice');
+    const v = await w.terminal.createOrder({ amount: eur(640n), capture: 'manual' });
+    await w.payQr(v.qrPayload);
+    const paid = await waitForOrder(w.terminal, v.order.reference, (x) => x.order.state === 'paid');
+    expect(paid).toMatchObject({ capture: 'manual', captured: [] });
+    const pid = paid.order.settledBy!;
+    await expect(w.terminal.refund(v.order.reference, pid)).rejects.toMatchObject({ code: 'NOT_CAPTURED' });
+    const held = await w.http<{ balance: { available: string } }>('GET', '/v1/users/alice');
+    expect(BigInt(held.body.balance.available)).toBe(BigInt(alice0.body.balance.available) - 640n);
+    const voided = await w.terminal.voidPayment(v.order.reference, pid);
+    expect(voided.order.state).toBe('voided');
+    expect(voided.refunds[0]).toMatchObject({ status: 'voided', amount: eur(640n) });
+    const after = await w.http<{ balance: { available: string } }>('GET', '/v1/users/alice');
+    expect(after.body.balance.available).toBe(alice0.body.balance.available);
+    expect(await merchantPosted()).toBe(before);
+  });
+
+  it('manual capture: capture posts the money; then it refunds like any payment and can no longer be voided', async () => {
+    const before = await merchantPosted();
+    const v = await w.terminal.createOrder({ amount: eur(910n), capture: 'manual' });
+    await w.payQr(v.qrPayload);
+    const pid = (await waitForOrder(w.terminal, v.order.reference, (x) => x.order.state === 'paid')).order.settledBy!;
+    expect(await merchantPosted()).toBe(before);
+    const captured = await w.terminal.capture(v.order.reference, pid);
+    expect(captured.captured).toEqual([pid]);
+    expect(await merchantPosted()).toBe(before + 910n);
+    await expect(w.terminal.voidPayment(v.order.reference, pid)).rejects.toMatchObject({ code: 'NOT_VOIDABLE' });
+    expect((await w.terminal.refund(v.order.reference, pid, eur(10n))).order.state).toBe('partially_refunded');
+    expect(await merchantPosted()).toBe(before + 900n);
+  });
+
   it('an expired order refuses payment: the cloud declines, the terminal shows expired and flags the late result', async () => {
     const v = await w.terminal.createOrder({ amount: eur(120n), ttlMs: 1000 });
     await waitForOrder(w.terminal, v.order.reference, (x) => x.order.state === 'expired', 3000);
