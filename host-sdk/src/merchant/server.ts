@@ -37,7 +37,7 @@ import { CURRENCIES, currency as currencyOf, findCurrency, parseDecimalAmount } 
 import type { Amount, AmountComparison, RecordedPayment } from './amount-comparison';
 import { refundableMinor } from './amount-comparison';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './page';
-import { buildReceipt, formatAmount, renderReceiptText } from './receipt';
+import { formatAmount, renderReceiptText } from './receipt';
 import type { MerchantTerminal, OrderView } from './terminal';
 
 export interface MerchantServerOptions {

@@ -352,7 +352,7 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
 
   private async expire(reference: string): Promise<void> {
     const entry = this.orders.get(reference);
-    if (!entry || entry.order.state !== 'awaiting_payment') return;
+    if (entry?.order.state !== 'awaiting_payment') return;
     try {
       await this.cloud.cancelOrder(this.merchant.id, reference);
     } catch {
