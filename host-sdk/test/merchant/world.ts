@@ -4,6 +4,7 @@
  * that pays over MQTT, and the terminal wired to the cloud through HttpCloudClient.
  */
 
+import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import { MqttPeer } from '../../src/cloud/mqtt/sim-client';
 import { type RunningCloud, startCloud } from '../../src/cloud/service';
@@ -25,6 +26,7 @@ export const MERCHANT: MerchantProfile = {
 };
 
 export interface MerchantWorld {
+  merchant: MerchantProfile;
   cloud: RunningCloud;
   client: HttpCloudClient;
   terminal: MerchantTerminal;
@@ -41,9 +43,32 @@ export interface MerchantWorld {
 }
 
 const TEST_SEED_KEY = new Uint8Array(32).fill(9);
+export const MOSQUITTO_URL = process.env.HANDSET_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
-export async function merchantWorld(options: Partial<TerminalOptions> = {}): Promise<MerchantWorld> {
-  const cloud = await startCloud({ store: 'sqlite::memory:', broker: 'embedded', seedKey: TEST_SEED_KEY, groupCommit: false });
+export interface WorldOptions extends Partial<TerminalOptions> {
+  /**
+   * Run on the machine's Mosquitto (127.0.0.1:1883, MQTT 5, the cloud on shared
+   * subscriptions) under a random topic root and a random merchant id, instead of the
+   * embedded aedes broker.
+   */
+  mosquitto?: boolean;
+}
+
+export async function merchantWorld(options: WorldOptions = {}): Promise<MerchantWorld> {
+  const { mosquitto, ...terminalOptions } = options;
+  const tag = randomBytes(4).toString('hex');
+  const root = mosquitto ? `tmerchant${tag}/` : '';
+  const merchant: MerchantProfile = mosquitto ? { ...MERCHANT, id: `m-t${tag}` } : MERCHANT;
+  const protocolVersion = mosquitto ? 5 : 4;
+  const cloud = await startCloud({
+    store: 'sqlite::memory:',
+    broker: mosquitto ? MOSQUITTO_URL : 'embedded',
+    shared: mosquitto ? true : undefined,
+    clientId: mosquitto ? `cloud-m${tag}` : undefined,
+    root,
+    seedKey: TEST_SEED_KEY,
+    groupCommit: false,
+  });
   const http = async <T>(method: string, path: string, body?: unknown) => {
     const res = await fetch(cloud.httpUrl + path, {
       method,
@@ -52,11 +77,16 @@ export async function merchantWorld(options: Partial<TerminalOptions> = {}): Pro
     });
     return { status: res.status, body: (await res.json()) as T };
   };
-  const client = new HttpCloudClient({ httpUrl: cloud.httpUrl, brokerUrl: cloud.brokerUrl, mqtt: { persistentSession: false } });
-  await client.ensureMerchant({ merchantId: MERCHANT.id, name: MERCHANT.name, currency: 'EUR' });
+  const client = new HttpCloudClient({
+    httpUrl: cloud.httpUrl,
+    brokerUrl: cloud.brokerUrl,
+    root,
+    mqtt: { persistentSession: false, protocolVersion },
+  });
+  await client.ensureMerchant({ merchantId: merchant.id, name: merchant.name, currency: 'EUR' });
   await http('POST', '/v1/users', { account: 'alice', currency: 'EUR' });
   await http('POST', '/v1/users/alice/deposits', { amount: '100000', key: 'init' });
-  const alice = new SimHandset({ deviceId: 'hs-alice', account: 'alice' });
+  const alice = new SimHandset({ deviceId: mosquitto ? `hs-alice-${tag}` : 'hs-alice', account: 'alice' });
   const reg = await http<never>(
     'POST',
     '/v1/registrations',
@@ -65,22 +95,24 @@ export async function merchantWorld(options: Partial<TerminalOptions> = {}): Pro
   alice.accept(reg.body);
   const flagged: MerchantWorld['flagged'] = [];
   const terminal = new MerchantTerminal({
-    merchant: MERCHANT,
+    merchant,
     cloud: client,
     mpm: protocolMpmEncoder,
     onFlag: (f) => flagged.push(f),
-    ...options,
+    ...terminalOptions,
   });
   await terminal.start();
-  const handset = await new MqttPeer('hs-alice', { url: cloud.brokerUrl }).connect();
+  const handset = await new MqttPeer(alice.deviceId, { url: cloud.brokerUrl, root, protocolVersion }).connect();
   const forger = await mqtt.connectAsync(cloud.brokerUrl, {
-    clientId: 'cloud-forger',
-    username: 'cloud-forger',
+    clientId: `cloud-forger${tag}`,
+    username: `cloud-forger${tag}`,
     clean: true,
     reconnectPeriod: 0,
+    protocolVersion,
   });
-  const topics = createTopics('');
+  const topics = createTopics(root);
   return {
+    merchant,
     cloud,
     client,
     terminal,
@@ -102,7 +134,7 @@ export async function merchantWorld(options: Partial<TerminalOptions> = {}): Pro
       return handset.pay(auth);
     },
     async forgeResult(result) {
-      await forger.publishAsync(topics.merchantResults(MERCHANT.id), JSON.stringify({ v: 1, type: 'result', ...result }), {
+      await forger.publishAsync(topics.merchantResults(merchant.id), JSON.stringify({ v: 1, type: 'result', ...result }), {
         qos: 1,
       });
     },
