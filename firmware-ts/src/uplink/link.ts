@@ -1,0 +1,179 @@
+/**
+ * The handset's MQTT link (mqtt.js 5): one persistent session per device.
+ *
+ * - client id = username = the device id (the broker's ACL lets it publish only under
+ *   its own id), `clean: false` so QoS 1 results queued while the handset was away are
+ *   delivered when it comes back, QoS 1 both ways;
+ * - TCP_NODELAY on every connect (MQTT.js never turns Nagle off; reference §2.3);
+ * - reconnect with capped exponential backoff and FULL jitter
+ *   (delay = random(0, min(maxMs, minMs * 2^attempt))), so a fleet does not come back in
+ *   the same second after a broker restart.
+ */
+import type { Socket } from 'node:net';
+import { type Clock, HandsetError, systemClock } from '@handset/device-drivers/core';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export interface BackoffOptions {
+  /** First ceiling (ms). Default 250. */
+  minMs?: number;
+  /** Cap (ms). Default 10,000. */
+  maxMs?: number;
+  /** Uniform [0, 1) source; tests inject one. */
+  random?: () => number;
+}
+
+/** Delay before reconnect number `attempt` (0-based): full jitter under a capped exponential ceiling. */
+export function backoffDelay(attempt: number, o: BackoffOptions = {}): number {
+  const min = o.minMs ?? 250;
+  const max = o.maxMs ?? 10_000;
+  const ceiling = Math.min(max, min * 2 ** Math.min(attempt, 30));
+  return Math.floor((o.random ?? Math.random)() * ceiling);
+}
+
+export class LinkError extends HandsetError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, message, { device: 'uplink', cause });
+  }
+}
+
+export interface MqttLinkOptions {
+  url: string;
+  clientId: string;
+  /** Topics to hold a QoS 1 subscription on (re-subscribed when the session is gone). */
+  subscriptions: string[];
+  backoff?: BackoffOptions;
+  keepaliveS?: number;
+  clock?: Clock;
+  /** Extra mqtt.js options (tests). */
+  mqtt?: Partial<IClientOptions>;
+}
+
+export interface LinkEvents {
+  message: [topic: string, payload: Buffer];
+  /** Every (re)connect; `sessionPresent` from the CONNACK. */
+  connect: [sessionPresent: boolean];
+  offline: [];
+}
+
+type Listener<K extends keyof LinkEvents> = (...args: LinkEvents[K]) => void;
+
+export class MqttLink {
+  private client: MqttClient | undefined;
+  private attempt = 0;
+  private cancelRetry: (() => void) | undefined;
+  private ended = false;
+  private readonly clock: Clock;
+  private readonly listeners: { [K in keyof LinkEvents]: Set<Listener<K>> } = {
+    message: new Set(),
+    connect: new Set(),
+    offline: new Set(),
+  };
+  /** Reconnect delays used so far (diagnostics/tests). */
+  readonly delays: number[] = [];
+
+  constructor(readonly o: MqttLinkOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
+
+  on<K extends keyof LinkEvents>(event: K, fn: Listener<K>): () => void {
+    this.listeners[event].add(fn);
+    return () => this.listeners[event].delete(fn);
+  }
+
+  private emit<K extends keyof LinkEvents>(event: K, ...args: LinkEvents[K]): void {
+    for (const fn of this.listeners[event]) (fn as (...a: LinkEvents[K]) => void)(...args);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /**
+   * Starts connecting. Resolves on the first CONNACK; with `waitMs` it resolves `false`
+   * after that long offline (the link keeps retrying; the outbox holds what is queued).
+   */
+  start(waitMs?: number): Promise<boolean> {
+    if (this.client) return Promise.resolve(this.connected);
+    this.ended = false;
+    const c = mqtt.connect(this.o.url, {
+      clientId: this.o.clientId,
+      username: this.o.clientId,
+      clean: false,
+      protocolVersion: 4,
+      keepalive: this.o.keepaliveS ?? 30,
+      connectTimeout: 10_000,
+      resubscribe: false,
+      ...this.o.mqtt,
+      reconnectPeriod: 0,
+    });
+    this.client = c;
+    c.on('connect', (ack) => {
+      this.attempt = 0;
+      const s = c.stream as Partial<Socket> | undefined;
+      if (s && typeof s.setNoDelay === 'function') s.setNoDelay(true);
+      const subscribe = ack.sessionPresent
+        ? Promise.resolve()
+        : c.subscribeAsync(Object.fromEntries(this.o.subscriptions.map((t) => [t, { qos: 1 as const }])));
+      subscribe.then(
+        () => this.emit('connect', ack.sessionPresent),
+        () => undefined,
+      );
+    });
+    c.on('message', (topic, payload) => this.emit('message', topic, payload));
+    c.on('close', () => {
+      this.emit('offline');
+      if (this.ended || this.cancelRetry) return;
+      const delay = backoffDelay(this.attempt++, this.o.backoff);
+      this.delays.push(delay);
+      this.cancelRetry = this.clock.setTimeout(() => {
+        this.cancelRetry = undefined;
+        if (!this.ended && !c.connected) c.reconnect();
+      }, delay);
+    });
+    c.on('error', () => {
+      /* surfaced as close -> backoff */
+    });
+    return new Promise((resolve) => {
+      let cancel: (() => void) | undefined;
+      const done = (v: boolean) => {
+        cancel?.();
+        off();
+        resolve(v);
+      };
+      const off = this.on('connect', () => done(true));
+      if (waitMs !== undefined) cancel = this.clock.setTimeout(() => done(false), waitMs);
+    });
+  }
+
+  /** QoS 1 publish; resolves on PUBACK, rejects (LINK_OFFLINE / LINK_PUBLISH) otherwise. */
+  async publish(topic: string, payload: string | Uint8Array): Promise<void> {
+    const c = this.client;
+    if (!c?.connected) throw new LinkError('LINK_OFFLINE', `not connected to ${this.o.url}`);
+    try {
+      await c.publishAsync(topic, Buffer.from(payload), { qos: 1 });
+    } catch (err) {
+      throw new LinkError('LINK_PUBLISH', `publish to ${topic} failed`, err);
+    }
+  }
+
+  /** Clean stop (DISCONNECT). */
+  async stop(): Promise<void> {
+    this.ended = true;
+    this.cancelRetry?.();
+    this.cancelRetry = undefined;
+    const c = this.client;
+    this.client = undefined;
+    await c?.endAsync().catch(() => undefined);
+  }
+
+  /** Tests: the process dies - socket gone, no DISCONNECT, nothing flushed. */
+  crash(): void {
+    this.ended = true;
+    this.cancelRetry?.();
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    (c.stream as Partial<Socket> | undefined)?.destroy?.();
+    c.end(true);
+  }
+}
