@@ -192,7 +192,7 @@ export function encodeBootReport(r: EncodeReport): Uint8Array {
   out[offset] = (r.modifiers ?? 0) & 0xff;
   const slots = out.subarray(offset + 2);
   if (r.keys.length > BOOT_REPORT_KEY_SLOTS) slots.fill(USAGE.ERROR_ROLLOVER);
-  else r.keys.forEach((u, i) => (slots[i] = u & 0xff));
+  else slots.set(r.keys.map((u) => u & 0xff));
   return out;
 }
 
