@@ -249,7 +249,22 @@ table { border-collapse: collapse; width: 100%; }
 .receipt { font: 0.8rem/1.35 "DejaVu Sans Mono", monospace; background: #fbfbf7; border: 1px dashed #c7c2ad; padding: 12px; border-radius: 6px; overflow-x: auto; white-space: pre; margin: 0; max-height: 380px; }
 .flags { margin-top: 8px; }
 #refund-box h2 { margin-top: 22px; }
-@media (max-width: 1180px) { .layout { grid-template-columns: 1fr; } .current { min-height: 0; } .empty { padding: 40px 20px; } }
+@media (max-width: 1180px) { .layout { grid-template-columns: 300px 1fr; } .result { grid-column: 1 / -1; } }
+@media (max-width: 760px) { .layout { grid-template-columns: 1fr; } .current { min-height: 0; } .empty { padding: 40px 20px; } }
+@media (max-height: 880px) {
+  .topbar { padding: 8px 24px; }
+  .layout { padding-top: 12px; gap: 14px; }
+  .panel { padding: 14px 18px; }
+  .banner { font-size: 1.25rem; padding: 8px; }
+  .due { margin: 8px 0 4px; }
+  .big-amount { font-size: 3.2rem; }
+  .big-currency { font-size: 1.6rem; }
+  .qr-wrap { padding: 10px 10px 6px; }
+  .qr-wrap img { width: 290px; height: 290px; }
+  .meta { margin: 6px 0; }
+  #paycode-form { margin-top: 6px; }
+  .current { min-height: 0; }
+}
 @media print {
   body { background: #fff; }
   .topbar, .sale, .current, #cmp-h, .verdict, .cmp, .reasons, .result h2, .row, #refund-box { display: none !important; }
