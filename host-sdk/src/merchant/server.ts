@@ -54,6 +54,8 @@ export interface MerchantServerOptions {
   heartbeatMs?: number;
 }
 
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
 export interface MerchantServer {
   readonly url: string;
   readonly port: number;
@@ -266,6 +268,15 @@ export async function startMerchantServer(options: MerchantServerOptions): Promi
       'referrer-policy': 'no-referrer',
     };
     for (const [k, v] of Object.entries(security)) res.setHeader(k, v);
+    // The page has no login: it is the till's own screen. On a loopback address, refuse
+    // requests whose Host is not loopback too (a DNS-rebinding page in the cashier's
+    // browser cannot reach the API).
+    if (LOOPBACK.has(host)) {
+      const h = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      if (!LOOPBACK.has(h)) {
+        return sendJson(res, 421, { error: { code: 'BAD_HOST', message: 'this terminal answers on its loopback address only' } });
+      }
+    }
 
     if (method === 'GET' && (path === '/' || path === '/index.html'))
       return sendText(res, 200, 'text/html; charset=utf-8', PAGE_HTML);

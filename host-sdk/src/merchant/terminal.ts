@@ -220,7 +220,8 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
    */
   handleResult(result: PaymentResult): OrderView | null {
     const entry = this.orders.get(result.orderReference);
-    if (!entry || result.merchantId !== this.merchant.id) {
+    if (!entry) {
+      if (this.unknownResults.some((u) => u.result.paymentId === result.paymentId)) return null;
       const comparison = unknownOrderComparison(result);
       this.unknownResults.push({ comparison, result });
       if (this.unknownResults.length > this.historyLimit) this.unknownResults.shift();
@@ -230,6 +231,11 @@ export class MerchantTerminal extends EventEmitter<TerminalEvents> {
     }
     const t = applyResult(entry.order, result, this.clock.now());
     if (t.event.kind === 'redelivery') return this.view(entry);
+    if (t.order === entry.order && t.event.kind === 'flagged') {
+      // WRONG_MERCHANT: recorded nowhere on the order; reported, nothing changes.
+      this.onFlag?.({ reference: entry.order.reference, comparison: t.event.comparison, result });
+      return this.view(entry);
+    }
     if (t.event.kind === 'flagged' || (t.event.kind === 'settled' && t.event.comparison.flagged)) {
       this.onFlag?.({ reference: entry.order.reference, comparison: t.event.comparison, result });
     }

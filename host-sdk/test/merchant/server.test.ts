@@ -127,6 +127,19 @@ describe('merchant page server', () => {
     expect(w.terminal.list().length).toBe(before);
   });
 
+  it('on loopback, refuses a foreign Host header (DNS rebinding) with 421', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}api/orders`, { headers: { host: 'evil.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(421);
+    expect((await api('GET', '/api/orders')).status).toBe(200);
+  });
+
   it('refuses oversized bodies with 413', async () => {
     const r = await api('POST', '/api/orders', { amount: '1', pad: 'x'.repeat(20_000) });
     expect(r.status).toBe(413);

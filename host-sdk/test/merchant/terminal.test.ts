@@ -282,6 +282,35 @@ describe('merchant terminal on the real cloud', () => {
     expect(await unknown).toMatchObject({ verdict: 'REJECTED', reasons: [{ code: 'UNKNOWN_ORDER' }] });
   });
 
+  it('a result naming another merchant is flagged and changes nothing; a redelivered unknown result is kept once', async () => {
+    const v = await w.terminal.createOrder({ amount: eur(55n) });
+    const flags = w.flagged.length;
+    const r = {
+      paymentId: '01900000-0000-7000-8000-0000000000d1',
+      merchantId: 'm-someone-else',
+      orderReference: v.order.reference,
+      status: 'booked' as const,
+      authorised: eur(55n),
+      booked: eur(55n),
+      at: Date.now(),
+    };
+    w.terminal.handleResult(r);
+    expect(w.terminal.get(v.order.reference).order).toMatchObject({ state: 'awaiting_payment', payments: [] });
+    expect(w.flagged.at(-1)?.comparison.reasons[0]?.code).toBe('WRONG_MERCHANT');
+    expect(w.flagged.length).toBe(flags + 1);
+    const unknownBefore = w.terminal.unknown().length;
+    const stray = {
+      ...r,
+      merchantId: MERCHANT.id,
+      orderReference: 'never-made',
+      paymentId: '01900000-0000-7000-8000-0000000000d2',
+    };
+    w.terminal.handleResult(stray);
+    w.terminal.handleResult(stray);
+    expect(w.terminal.unknown().length).toBe(unknownBefore + 1);
+    await w.terminal.cancel(v.order.reference);
+  });
+
   it('reconcile picks up a result missed while the terminal was not subscribed', async () => {
     const v = await w.terminal.createOrder({ amount: eur(333n) });
     await w.terminal.stop();
