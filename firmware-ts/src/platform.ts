@@ -98,6 +98,8 @@ export interface SimPlatformOptions {
   model?: SbcModelId;
   /** Device timings; default a ManualClock with auto-advance. */
   deviceClock?: Clock;
+  /** Clock of the R307 driver's reply timeouts (default the system clock; see below). */
+  r307DriverClock?: Clock;
   /** Sensor flash (templates survive "reboots" when the same store is passed again). */
   r307Store?: R307Store;
   /** Sensor timings (default the R307's datasheet figures on `deviceClock`). */
@@ -108,7 +110,6 @@ export interface SimPlatformOptions {
   decodeBudgetMs?: number;
   /** A decoder to share between platforms (zxing-wasm loads once per process). */
   decoder?: QrDecoder;
-  /** Finger-wait timeout of the driver's flows is the caller's; this is the GenImg poll when no touch line (unused). */
   camera?: { width?: number; height?: number; fps?: number };
 }
 
@@ -140,9 +141,12 @@ export async function createSimPlatform(o: SimPlatformOptions = {}): Promise<Sim
     activeLow: t.activeLow,
     consumer: 'r307-touch',
   });
+  // The driver's reply timeouts run on real time: sharing the auto-advancing clock with
+  // the simulator would let a timeout fire before the sim's reply has crossed the SimUart
+  // (several setImmediate hops). The sensor's own timings stay on `clock`.
   const r307 = new R307({
     uart,
-    clock,
+    clock: o.r307DriverClock ?? systemClock,
     touch,
     touchActiveLevel: t.activeLow ? SIM_TOUCH_ACTIVE_LEVEL : 1,
     address: Number.parseInt(pins.r307.address, 16),
