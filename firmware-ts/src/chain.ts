@@ -114,9 +114,16 @@ export interface ChainEvents {
   outcome: [outcome: PaymentOutcome];
 }
 
-/** PIN step-up (the password module). Absent -> payments needing it are declined `PIN_REQUIRED_UNAVAILABLE`. */
+/**
+ * PIN step-up (the password module, `modules/password` `PasswordModule.requestPin` fits
+ * this shape). Absent -> payments that need it are declined `PIN_REQUIRED_UNAVAILABLE`.
+ */
 export interface PinStepUp {
-  verify(o: { amount?: Money; signal?: AbortSignal }): Promise<{ ok: true } | { ok: false; reason: string }>;
+  requestPin(o: {
+    reason: 'step_up' | 'fingerprint_failed' | 'sensor_unavailable';
+    amount?: Money;
+    signal?: AbortSignal;
+  }): Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 export class ChainBusyError extends HandsetError {
@@ -414,8 +421,12 @@ export class HandsetChain extends EventEmitter<ChainEvents> {
         declined: await this.decline(flow, 'PIN_REQUIRED_UNAVAILABLE', `PIN required (${why}) but no PIN pad is available`),
       };
     }
-    const pin = await this.pin.verify({ amount, signal });
-    if (!pin.ok) return { declined: await this.decline(flow, pin.reason) };
+    const pin = await this.pin.requestPin({
+      reason: v.matched ? 'step_up' : v.reason === 'no_match' ? 'fingerprint_failed' : 'sensor_unavailable',
+      amount,
+      signal,
+    });
+    if (!pin.ok) return { declined: await this.decline(flow, `PIN_${pin.reason.toUpperCase()}`) };
     const base = v.matched ? { slot: v.slot, score: v.score } : { slot: -1, score: 0 };
     return { grant: this.keystore.unlock({ ...base, method: 'fingerprint+pin' }) };
   }

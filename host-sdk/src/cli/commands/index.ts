@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliIo } from '../io';
 import { register as board } from './board';
 import { register as cloud } from './cloud';
+import { register as demo } from './demo';
 import { register as display } from './display';
 import { register as emv } from './emv';
 import { register as merchant } from './merchant';
@@ -11,4 +12,4 @@ import { register as scan } from './scan';
 export type RegisterCommands = (program: Command, io: CliIo) => void;
 
 /** Every command group of the `handset` CLI, in the order `--help` lists them. */
-export const commands: RegisterCommands[] = [board, cloud, display, emv, merchant, r307, scan];
+export const commands: RegisterCommands[] = [board, cloud, demo, display, emv, merchant, r307, scan];
