@@ -10,5 +10,6 @@ export * from './mpm';
 export * from './mqtt-results';
 export * from './ports';
 export * from './receipt';
+export * from './scanner';
 export * from './server';
 export * from './terminal';

@@ -67,6 +67,12 @@ describe('handset merchant serve', () => {
     }
   });
 
+  it('a --scanner that cannot be opened is a typed error at start-up, and the embedded cloud is stopped', async () => {
+    const io = recordingIo();
+    expect(await main(['merchant', 'serve', '--scanner', '/dev/hidraw-does-not-exist'], io)).toBe(1);
+    expect(io.stderr).toMatch(/^handset: [A-Z_]+: /);
+  });
+
   it('an unreachable --cloud is a clear error, not a hang', async () => {
     const io = recordingIo();
     expect(await main(['merchant', 'serve', '--cloud', 'http://127.0.0.1:9'], io)).toBe(1);

@@ -7,7 +7,14 @@ import { HandsetError, ValidationError } from '@handset/device-drivers/core';
 import { SimHidDevice } from '@handset/device-drivers/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerIds } from '../../src/cloud/ids';
-import { keyboardReportsFor, MerchantTerminal, renderReceiptText, scanLines, TerminalError } from '../../src/merchant';
+import {
+  attachScanner,
+  keyboardReportsFor,
+  MerchantTerminal,
+  renderReceiptText,
+  scanLines,
+  TerminalError,
+} from '../../src/merchant';
 import { HttpCloudClient } from '../../src/merchant/cloud-client';
 import { protocolMpmEncoder } from '../../src/merchant/mpm';
 import { parseMpm } from '../../src/protocol/emv/mpm';
@@ -177,6 +184,36 @@ describe('merchant terminal on the real cloud', () => {
     const paid = await w.terminal.chargePayCode(v.order.reference, line.value as string);
     expect(paid.order.state).toBe('paid');
     await scanner.close();
+  });
+
+  it('a scanner attached to the terminal charges the open order; scans with no open order or a bad code are reported', async () => {
+    const scanner = new SimHidDevice({ product: 'Sim scanner on hidraw' });
+    const errors: HandsetError[] = [];
+    const charged: string[] = [];
+    const attached = attachScanner(w.terminal, scanner, {
+      onError: (e) => errors.push(e),
+      onCharge: (v) => charged.push(v.order.reference),
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    for (const o of w.terminal.list()) if (o.order.state === 'awaiting_payment') await w.terminal.cancel(o.order.reference);
+    const type = async (text: string) => {
+      for (const report of keyboardReportsFor(text)) scanner.sendReport(report);
+      await new Promise((r) => setTimeout(r, 50));
+    };
+    await type('91234567890123456789');
+    expect(errors.map((e) => e.code)).toEqual(['NO_OPEN_ORDER']);
+    const v = await w.terminal.createOrder({ amount: eur(420n) });
+    await type('12345');
+    expect(errors.map((e) => e.code)).toEqual(['NO_OPEN_ORDER', 'BAD_PAY_CODE']);
+    const carol = await w.newHandset('carol');
+    for (const report of keyboardReportsFor(carol.paycode(Date.now()))) scanner.sendReport(report);
+    const paid = await waitForOrder(w.terminal, v.order.reference, (x) => x.order.state === 'paid');
+    expect(paid.comparison?.verdict).toBe('PAID');
+    for (let i = 0; i < 100 && charged.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(charged).toEqual([v.order.reference]);
+    scanner.unplug();
+    expect(await attached.done).toMatchObject({ code: 'DISCONNECTED' });
+    await attached.stop();
   });
 
   it('bad pay codes are typed errors before the cloud sees them', async () => {

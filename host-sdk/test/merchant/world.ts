@@ -35,6 +35,8 @@ export interface MerchantWorld {
   handset: MqttPeer;
   flagged: Parameters<NonNullable<TerminalOptions['onFlag']>>[0][];
   http<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** A further funded consumer with a registered handset (pay codes are single use per 15 s step and handset). */
+  newHandset(account: string): Promise<SimHandset>;
   /** Reads the QR payload like a handset would and pays it (signed authorisation over MQTT). */
   payQr(payload: string, o?: { amount?: bigint }): Promise<PaymentResult>;
   /** A misbehaving cloud worker: publishes a hand-made result on the merchant's results topic. */
@@ -86,6 +88,18 @@ export async function merchantWorld(options: WorldOptions = {}): Promise<Merchan
   await client.ensureMerchant({ merchantId: merchant.id, name: merchant.name, currency: 'EUR' });
   await http('POST', '/v1/users', { account: 'alice', currency: 'EUR' });
   await http('POST', '/v1/users/alice/deposits', { amount: '100000', key: 'init' });
+  const newHandset = async (account: string) => {
+    await http('POST', '/v1/users', { account, currency: 'EUR' });
+    await http('POST', `/v1/users/${account}/deposits`, { amount: '100000', key: 'init' });
+    const h = new SimHandset({ deviceId: `hs-${account}${mosquitto ? `-${tag}` : ''}`, account });
+    const r = await http<never>(
+      'POST',
+      '/v1/registrations',
+      JSON.parse(encodeMessageText('registration.request', h.registrationRequest(Date.now()))),
+    );
+    h.accept(r.body);
+    return h;
+  };
   const alice = new SimHandset({ deviceId: mosquitto ? `hs-alice-${tag}` : 'hs-alice', account: 'alice' });
   const reg = await http<never>(
     'POST',
@@ -115,6 +129,7 @@ export async function merchantWorld(options: WorldOptions = {}): Promise<Merchan
     merchant,
     cloud,
     client,
+    newHandset,
     terminal,
     alice,
     handset,

@@ -4,7 +4,7 @@
  *   handset merchant serve [--cloud URL] [--broker mqtt://HOST:PORT] [--port N] [--host H]
  *                          [--merchant-id m-ID] [--name NAME] [--city CITY] [--country CC]
  *                          [--mcc NNNN] [--terminal-label T1] [--currency EUR] [--root PREFIX/]
- *                          [--register] [--json]
+ *                          [--register] [--scanner /dev/hidrawN] [--json]
  *       Serves the cashier's page and prints its URL; runs until SIGINT/SIGTERM, then
  *       closes the page server, the results subscription and (if it started one) the
  *       embedded cloud, and exits 0.
@@ -13,13 +13,17 @@
  *       (alice, bob). With --cloud URL: uses that cloud's HTTP API; the MQTT broker comes
  *       from --broker or the cloud's /health; the merchant must exist there (or pass
  *       --register to create it). HTTP bearer token from HANDSET_API_TOKEN.
+ *       --scanner reads a keyboard-mode barcode scanner through node-hid: each scanned
+ *       pay code is charged against the newest order awaiting payment.
  */
 import { type Clock, systemClock, ValidationError } from '@handset/device-drivers/core';
+import { NodeHidDevice } from '@handset/device-drivers/transport/linux';
 import type { Command } from 'commander';
 import { type RunningCloud, startCloud } from '../../cloud/service';
 import { CloudRequestError, HttpCloudClient } from '../../merchant/cloud-client';
 import { protocolMpmEncoder } from '../../merchant/mpm';
 import type { MerchantProfile } from '../../merchant/ports';
+import { type AttachedScanner, attachScanner } from '../../merchant/scanner';
 import { startMerchantServer } from '../../merchant/server';
 import { MerchantTerminal } from '../../merchant/terminal';
 import { currency as currencyOf } from '../../protocol/money';
@@ -107,6 +111,10 @@ export function register(program: Command, io: CliIo): void {
     .option('--currency <code>', 'currency of the embedded merchant', 'EUR')
     .option('--root <prefix>', 'MQTT topic root prefix, e.g. test-1/', '')
     .option('--register', 'create the merchant in the cloud if it does not exist')
+    .option(
+      '--scanner <hidraw>',
+      'a USB barcode scanner (keyboard mode) read directly, e.g. /dev/hidraw0: scans pay the open order',
+    )
     .option('--json', 'print one JSON line {"event":"ready",...} instead of text')
     .action(async (o) => {
       if (!MERCHANT_ID_RE.test(o.merchantId)) {
@@ -176,10 +184,20 @@ export function register(program: Command, io: CliIo): void {
 
       const terminal = new MerchantTerminal({ merchant: profile, cloud: client, mpm: protocolMpmEncoder });
       let server: Awaited<ReturnType<typeof startMerchantServer>> | undefined;
+      let scanner: AttachedScanner | undefined;
       try {
         await terminal.start();
+        if (o.scanner) {
+          const device = new NodeHidDevice({ path: o.scanner });
+          await device.open();
+          scanner = attachScanner(terminal, device, {
+            onError: (e) => io.err(`scanner: ${e.code}: ${e.message}\n`),
+            onCharge: (v) => io.err(`scanner: order ${v.order.reference} ${v.order.state}\n`),
+          });
+        }
         server = await startMerchantServer({ terminal, port: o.port, host: o.host, defaultCurrency: currencies[0], currencies });
       } catch (err) {
+        await scanner?.stop();
         await terminal.stop().catch(() => undefined);
         await cloud?.stop();
         throw err;
@@ -195,6 +213,7 @@ export function register(program: Command, io: CliIo): void {
         io.out('Press Ctrl+C to stop.\n');
       }
       const sig = await stopped;
+      await scanner?.stop();
       await server.close();
       await terminal.stop();
       await cloud?.stop();
