@@ -73,10 +73,11 @@ describe('QR generation module: a 60-second pay code session', () => {
       refreshEveryMs: 3_000,
       signal: ac.signal,
       onUpdate: (info, _s, code) => {
-        pngs.push({ png: Buffer.alloc(0), code, kind: info.kind });
+        // snapshot() reads the glass now; the PNG encodes finish in any order
+        const entry = { png: Buffer.alloc(0), code, kind: info.kind };
+        pngs.push(entry);
         void rig.panel.snapshot().then((png) => {
-          const last = pngs.find((p) => p.png.length === 0);
-          if (last) last.png = png;
+          entry.png = png;
         });
         if (pngs.length === 9) ac.abort();
       },
