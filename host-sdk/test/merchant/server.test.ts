@@ -7,7 +7,7 @@ import jsQR from 'jsqr';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MerchantServer, startMerchantServer } from '../../src/merchant/server';
-import { type MerchantWorld, merchantWorld } from './world';
+import { type MerchantWorld, merchantWorld, waitForOrder } from './world';
 
 let w: MerchantWorld;
 let server: MerchantServer;
@@ -138,6 +138,39 @@ describe('merchant page server', () => {
     });
     expect(status).toBe(421);
     expect((await api('GET', '/api/orders')).status).toBe(200);
+  });
+
+  it('manual capture over the API: reserved -> capturable/voidable; capture, then refundable; void on another', async () => {
+    type Pay = { paymentId: string; captured: boolean; capturable: boolean; voidable: boolean; refundable: unknown };
+    type Order = { qrPayload: string; capture: string; state: string; payments: Pay[] };
+    const pay = async (reference: string) => {
+      const o = (await api('POST', '/api/orders', { amount: '3.00', reference, capture: 'manual' })).body as unknown as Order;
+      expect(o.capture).toBe('manual');
+      const r = await w.payQr(o.qrPayload);
+      await waitForOrder(w.terminal, reference, (x) => x.order.state === 'paid');
+      const now = (await api('GET', `/api/orders/${reference}`)).body as unknown as Order;
+      expect(now.payments[0]).toMatchObject({
+        paymentId: r.paymentId,
+        captured: false,
+        capturable: true,
+        voidable: true,
+        refundable: null,
+      });
+      return r.paymentId;
+    };
+    const a = await pay('cap-1');
+    const captured = (await api('POST', '/api/orders/cap-1/capture', { paymentId: a })).body as unknown as Order;
+    expect(captured.payments[0]).toMatchObject({
+      captured: true,
+      capturable: false,
+      voidable: false,
+      refundable: { minor: '300' },
+    });
+    expect((await api('POST', '/api/orders/cap-1/void', { paymentId: a })).status).toBe(409);
+    const b = await pay('cap-2');
+    const voided = (await api('POST', '/api/orders/cap-2/void', { paymentId: b })).body as unknown as Order;
+    expect(voided.state).toBe('voided');
+    expect((await api('POST', '/api/orders', { amount: '1', capture: 'later' })).status).toBe(400);
   });
 
   it('refuses oversized bodies with 413', async () => {
