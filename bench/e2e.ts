@@ -12,7 +12,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -29,11 +29,13 @@ const ENTRY = fileURLToPath(new URL('../host-sdk/test/cloud/worker-entry.ts', im
 const SEED_KEY = 'a'.repeat(64);
 const PACED_CLIENTS = 500;
 const PACED_RATE = 2; // payments/s per handset -> 1,000/s
-const PACED_MS = 6_000;
+const PACED_MS = 4_000;
 const SAT_CLIENTS = 64;
-const SAT_MS = 3_000;
-const ORDERS_PACED = 16;
+const SAT_MS = 2_000;
+const ORDERS_PACED = 14;
 const ORDERS_SAT = 320;
+/** Payment runs: registry FULL, then registry NORMAL (the ledger is FULL in both). */
+const RUNS = 2;
 const IDLE = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -57,10 +59,11 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-async function spawnCloud(store: string, brokerPort: number): Promise<ChildProcess> {
+async function spawnCloud(store: string, broker: string[], registrySync: 'FULL' | 'NORMAL' = 'FULL'): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
+      ...(process.env.BENCH_CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean),
       '--import',
       'tsx',
       ENTRY,
@@ -69,12 +72,11 @@ async function spawnCloud(store: string, brokerPort: number): Promise<ChildProce
       '--quiet',
       '--store',
       store,
-      '--broker',
-      'embedded',
-      '--broker-port',
-      String(brokerPort),
+      ...broker,
       '--http-port',
       '0',
+      '--registry-sync',
+      registrySync,
     ],
     { env: { ...process.env, HANDSET_SEED_KEY: SEED_KEY }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -83,6 +85,13 @@ async function spawnCloud(store: string, brokerPort: number): Promise<ChildProce
     child.once('exit', (c) => reject(new Error(`cloud exited ${c}`)));
   });
   return child;
+}
+
+async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await gone;
 }
 
 /** Users, handsets (registered), one merchant and every order the run will pay, in a few bulk transactions. */
@@ -114,7 +123,7 @@ async function setup(store: string) {
   await stores.registry.tx(async (r) => {
     for (let i = 0; i < n; i++) {
       await r.insertUser({ account: `u${i}`, name: `u${i}`, currency: 'EUR', createdAt: now });
-      const orders = i < SAT_CLIENTS ? ORDERS_PACED + ORDERS_SAT : ORDERS_PACED;
+      const orders = i < SAT_CLIENTS ? RUNS * (ORDERS_PACED + ORDERS_SAT) : RUNS * ORDERS_PACED;
       for (let k = 0; k < orders; k++) {
         await r.insertOrder({
           merchantId: 'm-bench',
@@ -161,21 +170,30 @@ export const suite: BenchSuite = {
     const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
     const store = `sqlite:${dir}`;
     const brokerPort = await freePort();
+    const embedded = ['--broker', 'embedded', '--broker-port', String(brokerPort)];
     let child: ChildProcess | undefined;
-    const peers: MqttPeer[] = [];
+    let peers: MqttPeer[] = [];
     const idle: Array<Awaited<ReturnType<typeof connectMqtt>>> = [];
+    const backoff = { minMs: 500, maxMs: 5_000 };
+    const t0 = performance.now();
+    const phase = (what: string) =>
+      process.stderr.write(`bench: e2e ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     try {
       const { handsets, check } = await setup(store);
-      child = await spawnCloud(store, brokerPort);
-      const url = `mqtt://127.0.0.1:${brokerPort}`;
-      const backoff = { minMs: 500, maxMs: 5_000 };
-      for (let i = 0; i < handsets.length; i += 50) {
-        peers.push(
-          ...(await Promise.all(
-            handsets.slice(i, i + 50).map((h) => new MqttPeer(h.deviceId, { url, backoff, keepalive: 60 }).connect()),
-          )),
-        );
-      }
+      phase('setup done');
+      const connectPeers = async (url: string, topicRoot = '') => {
+        const list: MqttPeer[] = [];
+        for (let i = 0; i < handsets.length; i += 50) {
+          list.push(
+            ...(await Promise.all(
+              handsets
+                .slice(i, i + 50)
+                .map((h) => new MqttPeer(h.deviceId, { url, root: topicRoot, backoff, keepalive: 60 }).connect()),
+            )),
+          );
+        }
+        return list;
+      };
       const nextOrder = handsets.map(() => 0);
       const pay = async (i: number) => {
         const h = handsets[i]!;
@@ -189,23 +207,27 @@ export const suite: BenchSuite = {
         });
         const t = performance.now();
         const r = await peers[i]!.pay(auth, 5_000);
-        return { ms: performance.now() - t, ok: r.status === 'approved' };
+        return { ms: performance.now() - t, ok: r.status === 'approved', serverMs: r.decidedAt - r.receivedAt };
       };
 
-      // paced: 500 handsets x 2/s, staggered start, jittered period
-      {
+      const phases = async (label: string, run: number) => {
+        // paced: 500 handsets x 2/s, staggered start, jittered period
         const lat: number[] = [];
+        const server: number[] = [];
         let bad = 0;
         const t0 = performance.now();
         const end = t0 + PACED_MS;
         const period = 1000 / PACED_RATE;
+        const base = run * ORDERS_PACED;
+        for (let i = 0; i < handsets.length; i++) nextOrder[i] = base;
         await Promise.all(
           peers.slice(0, PACED_CLIENTS).map(async (_p, i) => {
             let next = t0 + Math.random() * period;
-            while (next < end && nextOrder[i]! < ORDERS_PACED) {
+            while (next < end && nextOrder[i]! < base + ORDERS_PACED) {
               await sleep(next - performance.now());
               const r = await pay(i);
               lat.push(r.ms);
+              server.push(r.serverMs);
               if (!r.ok) bad++;
               next += period * (0.8 + 0.4 * Math.random());
             }
@@ -215,33 +237,55 @@ export const suite: BenchSuite = {
         const p99 = pct(lat, 99);
         out.push({
           area: 'e2e',
-          name: `payments/s paced (${PACED_CLIENTS} handsets x ${PACED_RATE}/s, MQTT QoS 1, SQLite FULL)`,
+          name: `payments/s paced (${PACED_CLIENTS} handsets x ${PACED_RATE}/s; ${label})`,
           value: rate,
           unit: 'payments/s',
           target: '>= 1,000/s at p99 <= 50 ms',
           pass: rate >= 950 && p99 <= 50 && bad === 0,
-          extra: { p50Ms: pct(lat, 50), p99Ms: p99, maxMs: pct(lat, 100), payments: lat.length, declined: bad },
+          extra: {
+            p50Ms: pct(lat, 50),
+            p99Ms: p99,
+            maxMs: pct(lat, 100),
+            serverDecideP50Ms: pct(server, 50),
+            serverDecideP99Ms: pct(server, 99),
+            payments: lat.length,
+            declined: bad,
+            loadAverage1m: loadavg()[0],
+          },
         });
-      }
-      // saturation: closed loop, one outstanding payment per handset
-      {
-        const lat: number[] = [];
-        const t0 = performance.now();
-        const end = t0 + SAT_MS;
+        // saturation: closed loop, one outstanding payment per handset
+        const sat: number[] = [];
+        const s0 = performance.now();
+        const send = s0 + SAT_MS;
+        const satBase = RUNS * ORDERS_PACED + run * ORDERS_SAT;
         await Promise.all(
           Array.from({ length: SAT_CLIENTS }, async (_x, i) => {
-            nextOrder[i] = ORDERS_PACED;
-            while (performance.now() < end && nextOrder[i]! < ORDERS_PACED + ORDERS_SAT) lat.push((await pay(i)).ms);
+            nextOrder[i] = satBase;
+            while (performance.now() < send && nextOrder[i]! < satBase + ORDERS_SAT) sat.push((await pay(i)).ms);
           }),
         );
         out.push({
           area: 'e2e',
-          name: `payments/s saturation (${SAT_CLIENTS} handsets, closed loop)`,
-          value: lat.length / ((performance.now() - t0) / 1000),
+          name: `payments/s saturation (${SAT_CLIENTS} handsets closed loop; ${label})`,
+          value: sat.length / ((performance.now() - s0) / 1000),
           unit: 'payments/s',
-          extra: { p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), payments: lat.length },
+          extra: { p50Ms: pct(sat, 50), p99Ms: pct(sat, 99), payments: sat.length, loadAverage1m: loadavg()[0] },
         });
-      }
+      };
+
+      phase('payments start');
+      // the embedded default (aedes in the cloud process): registry FULL, then NORMAL
+      child = await spawnCloud(store, embedded, 'FULL');
+      const url = `mqtt://127.0.0.1:${brokerPort}`;
+      peers = await connectPeers(url);
+      phase('peers connected');
+      await phases('embedded aedes, ledger FULL, registry FULL', 0);
+      phase('run 1 done');
+      await stopChild(child, 'SIGKILL');
+      child = await spawnCloud(store, embedded, 'NORMAL');
+      for (let i = 0; i < 150 && !peers.every((p) => p.client?.connected); i++) await sleep(100);
+      phase('restarted with registry NORMAL');
+      await phases('embedded aedes, ledger FULL, registry NORMAL', 1);
       const inv = await check();
       out.push({
         area: 'e2e',
@@ -253,6 +297,7 @@ export const suite: BenchSuite = {
         extra: { booked: inv.booked, violations: inv.violations.slice(0, 5) },
       });
 
+      phase('payments done');
       // connections held: idle clients, each subscribed to its own result topic
       const rss0 = rssMb(child.pid!);
       const c0 = performance.now();
@@ -294,13 +339,14 @@ export const suite: BenchSuite = {
         },
       });
 
+      phase('connections done');
       // reconnect storm: kill -9 the server (broker + cloud), restart it, time until all are back
       const all = [...idle, ...peers.map((p) => p.client!)];
       child.kill('SIGKILL');
       await new Promise((r) => child!.once('exit', r));
       const k0 = performance.now();
       await sleep(200);
-      child = await spawnCloud(store, brokerPort);
+      child = await spawnCloud(store, embedded);
       const ready = performance.now();
       let back = 0;
       while (performance.now() - ready < 45_000) {

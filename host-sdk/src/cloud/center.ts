@@ -155,6 +155,9 @@ export class CloudCenter {
   readonly policy: CloudPolicy;
   private readonly vault: SeedVault;
   private readonly log: CloudLogger;
+  /** Users and merchants never change once created: read once per worker. */
+  private readonly users = new Map<string, UserRecord>();
+  private readonly merchants = new Map<string, MerchantRecord>();
 
   constructor(o: CenterOptions) {
     this.registry = o.registry;
@@ -653,10 +656,12 @@ export class CloudCenter {
       if (a.ts < now - this.policy.maxAgeMs) return decline('expired', 'authorisation too old');
       if (a.ts > now + this.policy.maxFutureSkewMs) return decline('future_timestamp');
     }
-    const user = await r.getUser(device.account);
+    const user = this.users.get(device.account) ?? (await r.getUser(device.account));
     if (!user) return decline('unknown_account');
-    const merchant = await r.getMerchant(c.merchantId);
+    this.users.set(user.account, user);
+    const merchant = this.merchants.get(c.merchantId) ?? (await r.getMerchant(c.merchantId));
     if (!merchant) return decline('unknown_merchant');
+    this.merchants.set(merchant.merchantId, merchant);
     let order = await r.getOrder(c.merchantId, c.orderRef, true);
     if (!order && c.charge) {
       order = {

@@ -171,7 +171,8 @@ export class CloudIngest {
         this.stats.rejected++;
         continue;
       }
-      const bytes = Buffer.from(encodeMessage('result', o.result));
+      // built by the center from validated, stored fields: serialised without a second schema pass
+      const bytes = Buffer.from(JSON.stringify(o.result, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
       if (o.to.device && o.result.deviceId !== 'hs-unknown') this.publish(this.topics.result(o.result.deviceId), bytes);
       if (o.to.merchant) this.publish(this.topics.merchantResults(o.result.merchantId), bytes);
       this.stats.results++;
