@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileLockStore, MemoryLockStore, PasswordModule, type PinResult, ScryptPinVerifier } from '../../src/modules/password';
+import { renderScreen } from '../../src/ui/screens';
 import { FAST, flush, type Rig, rig } from './helpers';
 
 const PIN = '582914';
@@ -36,6 +37,8 @@ describe('PasswordModule.requestPin', () => {
     expect(pins.map((s) => (s.kind === 'pin' ? s.entered : -1))).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(await r.module.status()).toMatchObject({ pinSet: true, locked: false, failures: 0, attemptsLeft: 3 });
     expect(r.verifier.seenDuring).toEqual([PIN]);
+    // every screen the module asked for renders with the ui engineer's renderer
+    for (const s of r.screens) expect(renderScreen(s).width).toBe(250);
   });
 
   it('wrong then right (retry): the second prompt shows attempts left; success resets the count', async () => {
