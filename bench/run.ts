@@ -15,6 +15,7 @@ const suites: Array<() => Promise<BenchSuite>> = [
   () => import('./scan').then((m) => m.suite),
   () => import('./protocol').then((m) => m.suite),
   () => import('./merchant').then((m) => m.suite),
+  () => import('./pinpad').then((m) => m.suite),
 ];
 
 const only = (process.env.ONLY ?? '').split(',').filter(Boolean);
