@@ -7,9 +7,10 @@ import { register as display } from './display';
 import { register as emv } from './emv';
 import { register as merchant } from './merchant';
 import { register as r307 } from './r307';
+import { register as run } from './run';
 import { register as scan } from './scan';
 
 export type RegisterCommands = (program: Command, io: CliIo) => void;
 
 /** Every command group of the `handset` CLI, in the order `--help` lists them. */
-export const commands: RegisterCommands[] = [board, cloud, demo, display, emv, merchant, r307, scan];
+export const commands: RegisterCommands[] = [board, cloud, demo, display, emv, merchant, r307, run, scan];
