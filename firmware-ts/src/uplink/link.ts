@@ -43,6 +43,8 @@ export interface MqttLinkOptions {
   subscriptions: string[];
   backoff?: BackoffOptions;
   keepaliveS?: number;
+  /** A publish without PUBACK after this long fails `LINK_PUBLISH_TIMEOUT` (the outbox resends later). Default 5,000 ms. */
+  publishTimeoutMs?: number;
   clock?: Clock;
   /** Extra mqtt.js options (tests). */
   mqtt?: Partial<IClientOptions>;
@@ -149,21 +151,35 @@ export class MqttLink {
   async publish(topic: string, payload: string | Uint8Array): Promise<void> {
     const c = this.client;
     if (!c?.connected) throw new LinkError('LINK_OFFLINE', `not connected to ${this.o.url}`);
+    const ms = this.o.publishTimeoutMs ?? 5_000;
+    let cancel: (() => void) | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      cancel = this.clock.setTimeout(
+        () => reject(new LinkError('LINK_PUBLISH_TIMEOUT', `no PUBACK for ${topic} within ${ms} ms`)),
+        ms,
+      );
+    });
     try {
-      await c.publishAsync(topic, Buffer.from(payload), { qos: 1 });
+      await Promise.race([c.publishAsync(topic, Buffer.from(payload), { qos: 1 }), timeout]);
     } catch (err) {
+      if (err instanceof LinkError) throw err;
       throw new LinkError('LINK_PUBLISH', `publish to ${topic} failed`, err);
+    } finally {
+      cancel?.();
     }
   }
 
-  /** Clean stop (DISCONNECT). */
+  /**
+   * Stop (DISCONNECT when connected). Does not wait for unacknowledged publishes: the
+   * outbox holds them and resends after the next start.
+   */
   async stop(): Promise<void> {
     this.ended = true;
     this.cancelRetry?.();
     this.cancelRetry = undefined;
     const c = this.client;
     this.client = undefined;
-    await c?.endAsync().catch(() => undefined);
+    await c?.endAsync(true).catch(() => undefined);
   }
 
   /** Tests: the process dies - socket gone, no DISCONNECT, nothing flushed. */

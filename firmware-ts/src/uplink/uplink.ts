@@ -36,6 +36,8 @@ export interface UplinkOptions {
   backoff?: BackoffOptions;
   /** Duplicate every publish (fault preset "deliver twice"). */
   duplicatePublishes?: boolean;
+  /** PUBACK wait per publish (default 5,000 ms). */
+  publishTimeoutMs?: number;
   /** Extra mqtt.js options (tests). */
   mqtt?: ConstructorParameters<typeof MqttLink>[0]['mqtt'];
 }
@@ -75,6 +77,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       clientId: o.deviceId,
       subscriptions: [this.topics.result(o.deviceId), this.topics.registerReply(o.deviceId)],
       backoff: o.backoff,
+      publishTimeoutMs: o.publishTimeoutMs,
       clock: this.clock,
       mqtt: o.mqtt,
     });
