@@ -74,7 +74,7 @@ describe('QR generation module: a 60-second pay code session', () => {
       signal: ac.signal,
       onUpdate: (info, _s, code) => {
         // snapshot() reads the glass now; the PNG encodes finish in any order
-        const entry = { png: Buffer.alloc(0), code, kind: info.kind };
+        const entry: { png: Buffer; code: string; kind: string } = { png: Buffer.alloc(0), code, kind: info.kind };
         pngs.push(entry);
         void rig.panel.snapshot().then((png) => {
           entry.png = png;

@@ -141,15 +141,15 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     health: () => ({ store: stores.kind, broker: brokerUrl || null, mqtt: ingest?.stats }),
   });
   const httpUrl = await http.listen(o.httpPort ?? 0, host);
-  let sweeping = true;
-  const sweep = async () => {
-    while (sweeping) {
-      await clock.sleep(60_000).catch(() => undefined);
-      if (!sweeping) break;
+  // Expires old reservations once a minute; stop() aborts the sleep so the process can exit at once.
+  const sweeping = new AbortController();
+  const sweeper = (async () => {
+    while (!sweeping.signal.aborted) {
+      await clock.sleep(60_000, sweeping.signal).catch(() => undefined);
+      if (sweeping.signal.aborted) break;
       await stores.ledger.expirePending().catch((err) => log.warn('ledger.expire_failed', { error: String(err) }));
     }
-  };
-  const sweeper = sweep();
+  })();
   log.info('cloud.started', { httpUrl, brokerUrl, store: stores.kind });
   return {
     httpUrl,
@@ -160,12 +160,12 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     ingest,
     http,
     async stop() {
-      sweeping = false;
+      sweeping.abort();
+      await sweeper;
       await ingest?.stop().catch(() => undefined);
       await http.close();
       await broker?.close();
       await stores.close();
-      void sweeper;
     },
   };
 }

@@ -16,7 +16,7 @@
  *       --scanner reads a keyboard-mode barcode scanner through node-hid: each scanned
  *       pay code is charged against the newest order awaiting payment.
  */
-import { type Clock, systemClock, ValidationError } from '@handset/device-drivers/core';
+import { ValidationError } from '@handset/device-drivers/core';
 import { NodeHidDevice } from '@handset/device-drivers/transport/linux';
 import type { Command } from 'commander';
 import { type RunningCloud, startCloud } from '../../cloud/service';
@@ -46,36 +46,6 @@ function text(max: number, what: string) {
     return v;
   };
 }
-
-/**
- * The system clock with timers that do not hold the process open. The embedded cloud's
- * reservation sweeper sleeps 60 s between runs and its stop() does not cut that sleep
- * short; with a ref'd timer the process would linger up to a minute after Ctrl+C.
- */
-const unrefClock: Clock = {
-  now: () => systemClock.now(),
-  monotonic: () => systemClock.monotonic(),
-  sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      t.unref();
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  },
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
 
 /** Resolves on the first SIGINT/SIGTERM (listeners removed afterwards). */
 function untilSignal(): Promise<string> {
@@ -167,7 +137,6 @@ export function register(program: Command, io: CliIo): void {
             httpPort: 0,
             host: o.host,
             root: o.root,
-            clock: unrefClock,
           });
           const c = cloud.center;
           await c.createMerchant({ merchantId: profile.id, currency: cur, name: profile.name });
