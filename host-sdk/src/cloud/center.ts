@@ -679,7 +679,7 @@ export class CloudCenter {
     }
     if (!order) return decline('unknown_order');
     if (order.status !== 'open' || order.paymentId)
-      return decline('unknown_order', `order ${order.status}: already paid or closed`);
+      return decline('order_closed', `order ${order.status}: already paid or closed`);
     if (now > order.expiresAt) return decline('expired', 'order expired');
     if (c.currency !== order.currency || c.currency !== user.currency || c.currency !== merchant.currency) {
       return decline('currency_mismatch');
@@ -687,7 +687,9 @@ export class CloudCenter {
     if (c.amount !== order.amount) return decline('amount_mismatch', `order due ${order.amount}, authorised ${c.amount}`);
     if (c.amount > this.policy.maxPaymentAmount) return decline('limit_exceeded', 'over the per-payment limit');
     if (c.amount > this.policy.stepUpLimit && c.auth?.method !== 'fingerprint+pin') {
-      return decline('limit_exceeded', c.charge ? 'pay codes are limited to the step-up amount' : 'PIN step-up required');
+      return c.charge
+        ? decline('limit_exceeded', 'pay codes are limited to the step-up amount')
+        : decline('pin_required', 'PIN step-up required');
     }
     const rec: PaymentRecord = { ...base, capture: order.capture };
     if (!(await r.insertPayment(rec))) throw new StateError('PAYMENT_RACE', `payment ${c.paymentId} was recorded concurrently`);

@@ -168,10 +168,14 @@ export const declineReasonSchema = z.enum([
   'unknown_account',
   'unknown_merchant',
   'unknown_order',
+  /** The order exists but is already paid, cancelled or otherwise closed. */
+  'order_closed',
   'amount_mismatch',
   'currency_mismatch',
   'insufficient_funds',
   'limit_exceeded',
+  /** Over the step-up limit without the PIN: the handset may retry with method fingerprint+pin. */
+  'pin_required',
   'account_locked',
   'paycode_invalid',
   'paycode_used',

@@ -250,7 +250,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
         'declined:unknown_merchant',
         'declined:currency_mismatch',
         'approved:',
-        'declined:unknown_order',
+        'declined:order_closed',
       ]);
       expect(await bal(ledgerIds.merchant(merchant))).toBe(700n);
       expect(await bal(ledgerIds.user('bob'))).toBe(1_000n);
@@ -263,7 +263,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
       const [fp] = await center.authorise([
         { payload: alice.authorise({ merchantId: merchant, orderRef: 'big', amount: 6_000n, currency: 'EUR', nowMs: t }) },
       ]);
-      expect(result(fp).reason).toBe('limit_exceeded');
+      expect(result(fp).reason).toBe('pin_required');
       const [poor] = await center.authorise([
         {
           payload: bob.authorise({
