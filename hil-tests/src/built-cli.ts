@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const HANDSET_BIN = join(ROOT, 'host-sdk/bin/handset.js');
 
-const BUNDLED_SOURCES = ['host-sdk/src', 'device-drivers/src', 'firmware-ts/src', 'schematics/src'];
+const BUNDLED_SOURCES = ['host-sdk/src', 'device-drivers/src', 'firmware-ts/src', 'schematics/src', 'hil-tests/src'];
 
 function newestSource(dir: string): number {
   let newest = 0;
