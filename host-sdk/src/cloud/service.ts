@@ -139,6 +139,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     token: o.apiToken ?? process.env.HANDSET_API_TOKEN,
     logger: log,
     health: () => ({ store: stores.kind, broker: brokerUrl || null, mqtt: ingest?.stats }),
+    publishResults: ingest && ((outcomes) => ingest?.publishAll(outcomes)),
   });
   const httpUrl = await http.listen(o.httpPort ?? 0, host);
   // Expires old reservations once a minute; stop() aborts the sleep so the process can exit at once.

@@ -31,6 +31,12 @@ export interface HttpApiOptions {
   logger?: CloudLogger;
   /** Extra health facts (store kind, broker URL). */
   health?: () => Record<string, unknown>;
+  /**
+   * Called with the outcomes of payments decided over HTTP (pay-code charges,
+   * authorisations), so they reach the handset's and merchant's result topics exactly as
+   * when the request came over MQTT. `startCloud` wires it to `CloudIngest.publishAll`.
+   */
+  publishResults?: (outcomes: readonly Outcome[]) => void;
 }
 
 type Params = Record<string, string>;
@@ -99,6 +105,16 @@ export class HttpApi {
     this.define();
   }
 
+  /** Hands the outcomes to `publishResults` (a publish failure never fails the HTTP answer) and returns the first. */
+  private published(outcomes: Outcome[]): Outcome | undefined {
+    try {
+      this.o.publishResults?.(outcomes);
+    } catch (err) {
+      this.log.warn('http.publish_failed', { error: String(err) });
+    }
+    return outcomes[0];
+  }
+
   private route(method: string, path: string, handler: Handler): void {
     const keys: string[] = [];
     const pattern = new RegExp(
@@ -161,10 +177,10 @@ export class HttpApi {
     this.route('POST', '/v1/merchants/:id/charges', async (x) => {
       const body = (await x.body()) as Record<string, unknown>;
       const payload = { v: 1, type: 'merchant.charge', merchantId: x.params.id, ts: c.clock.now(), ...body };
-      return outcomeBody((await c.charge([{ payload: JSON.stringify(payload), topicMerchantId: x.params.id }]))[0]);
+      return outcomeBody(this.published(await c.charge([{ payload: JSON.stringify(payload), topicMerchantId: x.params.id }])));
     });
     this.route('POST', '/v1/authorisations', async (x) =>
-      outcomeBody((await c.authorise([{ payload: JSON.stringify(await x.body()) }]))[0]),
+      outcomeBody(this.published(await c.authorise([{ payload: JSON.stringify(await x.body()) }]))),
     );
     this.route('POST', '/v1/registrations', async (x) => ({ body: await c.register(JSON.stringify(await x.body())) }));
     this.route('GET', '/v1/payments', async (x) => {

@@ -198,7 +198,12 @@ export class CloudIngest {
     if (charges.length) this.publishAll(await this.o.center.charge(charges));
   }
 
-  private publishAll(outcomes: Outcome[]): void {
+  /**
+   * Publishes each result outcome to `handset/v1/{deviceId}/result` and/or
+   * `merchant/v1/{merchantId}/results` (as `outcome.to` says); rejected outcomes are
+   * counted, not published. Used for the MQTT batches and for decisions made over HTTP.
+   */
+  publishAll(outcomes: readonly Outcome[]): void {
     for (const o of outcomes) {
       if (o.kind === 'rejected') {
         this.stats.rejected++;
