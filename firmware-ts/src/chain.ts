@@ -124,6 +124,8 @@ export interface PinStepUp {
     amount?: Money;
     signal?: AbortSignal;
   }): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Host unlock of the PIN (after too many wrong PINs); `chain.unlock()` calls it. */
+  unlock?(): Promise<void>;
 }
 
 export class ChainBusyError extends HandsetError {
@@ -202,6 +204,7 @@ export class HandsetChain extends EventEmitter<ChainEvents> {
 
   /** A host unlocks payments after a lockout. */
   async unlock(): Promise<void> {
+    await this.pin?.unlock?.();
     this.keystore.unlockPayments();
     if (!this.busy) this.setState('idle');
     await this.showIdle();
@@ -426,7 +429,11 @@ export class HandsetChain extends EventEmitter<ChainEvents> {
       amount,
       signal,
     });
-    if (!pin.ok) return { declined: await this.decline(flow, `PIN_${pin.reason.toUpperCase()}`) };
+    if (!pin.ok) {
+      // too many wrong PINs: payments stay locked (keystore, survives restarts) until a host unlocks
+      if (pin.reason === 'locked') this.keystore.lock('pin_locked', this.clock.now());
+      return { declined: await this.decline(flow, `PIN_${pin.reason.toUpperCase()}`) };
+    }
     const base = v.matched ? { slot: v.slot, score: v.score } : { slot: -1, score: 0 };
     return { grant: this.keystore.unlock({ ...base, method: 'fingerprint+pin' }) };
   }

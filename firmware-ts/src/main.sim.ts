@@ -3,8 +3,13 @@
  * keystore, the uplink with its outbox, and the chain - nothing else. Tests, the HIL
  * sim target, `handset demo` and `handset run` start handsets through this.
  *
- * Storage: `dataDir` -> keystore.json + device.secret (0600) + outbox.sqlite (WAL), or
- * `stores` for in-memory ones. Pass the same stores (and `r307Store`) again to "reboot"
+ * Storage: `dataDir` -> keystore.json + device.secret (0600) + outbox.sqlite (WAL) +
+ * password.json (PIN record, failures, lock; 0600), or `stores` for in-memory ones.
+ *
+ * PIN step-up: a `PasswordModule` on the platform's simulated PIN pad (scrypt record,
+ * masked `pin` screens through the ScreenPresenter, 3 wrong PINs lock) is the chain's
+ * `PinStepUp`. A handset whose store has no PIN yet is provisioned with `SIM_DEMO_PIN`
+ * (or `pin.provision`). Pass the same stores (and `r307Store`) again to "reboot"
  * the same handset after `crash()`.
  */
 import { join } from 'node:path';
@@ -13,6 +18,7 @@ import { MemoryR307Store, type R307Store } from '@handset/device-drivers/r307';
 import { HandsetChain, type PinStepUp } from './chain';
 import { type HandsetConfig, parseConfig } from './config/index';
 import { FileKeystoreStorage, Keystore, type KeystoreStorage, loadDeviceSecret, MemoryKeystoreStorage } from './keystore/index';
+import { FileLockStore, type LockStore, MemoryLockStore, PasswordModule, type PinVerifier } from './modules/password/index';
 import { createSimPlatform, type SimPlatform, type SimPlatformOptions } from './platform';
 import { MemoryOutboxStore, type OutboxStore, SqliteOutboxStore, Uplink, type UplinkOptions } from './uplink/index';
 
@@ -21,7 +27,15 @@ export interface SimHandsetStores {
   deviceSecret: Uint8Array;
   outbox: OutboxStore;
   r307: R307Store;
+  /** The password module's state (PIN record, failure count, lock). */
+  password: LockStore;
 }
+
+/**
+ * The PIN a simulated handset is provisioned with when its password store has none (the
+ * demo handset of `handset run` / `handset demo` and the HIL scenarios). Demo only.
+ */
+export const SIM_DEMO_PIN = '2468';
 
 /** Fresh in-memory stores (a handset that forgets everything when the process ends). */
 export function memoryStores(): SimHandsetStores {
@@ -30,16 +44,18 @@ export function memoryStores(): SimHandsetStores {
     deviceSecret: crypto.getRandomValues(new Uint8Array(32)),
     outbox: new MemoryOutboxStore(),
     r307: new MemoryR307Store(),
+    password: new MemoryLockStore(),
   };
 }
 
-/** File stores under `dir` (keystore.json, device.secret, outbox.sqlite; the sensor flash stays in memory). */
+/** File stores under `dir` (keystore.json, device.secret, outbox.sqlite, password.json; the sensor flash stays in memory). */
 export function fileStores(dir: string, r307: R307Store = new MemoryR307Store()): SimHandsetStores {
   return {
     keystore: new FileKeystoreStorage(join(dir, 'keystore.json')),
     deviceSecret: loadDeviceSecret(join(dir, 'device.secret')),
     outbox: new SqliteOutboxStore(join(dir, 'outbox.sqlite')),
     r307,
+    password: new FileLockStore(join(dir, 'password.json')),
   };
 }
 
@@ -52,7 +68,20 @@ export interface SimHandsetOptions {
   /** Wait this long for the first CONNACK (default: until connected). */
   connectWaitMs?: number;
   uplink?: Pick<UplinkOptions, 'backoff' | 'duplicatePublishes' | 'mqtt'>;
-  pin?: PinStepUp;
+  /**
+   * PIN step-up. Default: a `PasswordModule` on the simulated PIN pad with
+   * `stores.password`; `false` = no PIN pad (payments that need a PIN are declined
+   * PIN_REQUIRED_UNAVAILABLE); or any `PinStepUp`.
+   */
+  pin?: PinStepUp | false;
+  /** Options of the default password module. */
+  password?: {
+    /** PIN provisioned when the store has none (default `SIM_DEMO_PIN`). */
+    provision?: string;
+    verifier?: PinVerifier;
+    timeoutMs?: number;
+    idleTimeoutMs?: number;
+  };
 }
 
 export interface SimHandset {
@@ -60,6 +89,8 @@ export interface SimHandset {
   keystore: Keystore;
   uplink: Uplink;
   chain: HandsetChain;
+  /** The default PIN step-up (absent when `pin` was given or false). */
+  password?: PasswordModule;
   config: HandsetConfig;
   stores: SimHandsetStores;
   /** Clean shutdown (DISCONNECT, stores closed). */
@@ -84,7 +115,28 @@ export async function startSimHandset(o: SimHandsetOptions): Promise<SimHandset>
     resendMs: config.resendMs,
     ...o.uplink,
   });
-  const chain = new HandsetChain({ platform, keystore, uplink, config, clock, pin: o.pin });
+  let password: PasswordModule | undefined;
+  let chainRef: HandsetChain | undefined;
+  if (o.pin === undefined) {
+    const p = o.password ?? {};
+    password = new PasswordModule({
+      pinpad: platform.pinpad,
+      lockStore: stores.password,
+      ...(p.verifier ? { verifier: p.verifier } : {}),
+      ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),
+      ...(p.idleTimeoutMs ? { idleTimeoutMs: p.idleTimeoutMs } : {}),
+      clock: platform.pinpad.clock,
+      // the masked PIN screens go through the chain's `screen` event too (the holder, the page)
+      show: (screen) => {
+        chainRef?.emit('screen', screen);
+        return platform.presenter.show(screen);
+      },
+    });
+    if (!(await password.status()).pinSet) await password.setPin(p.provision ?? SIM_DEMO_PIN);
+  }
+  const pin = o.pin === false ? undefined : (o.pin ?? password);
+  const chain = new HandsetChain({ platform, keystore, uplink, config, clock, pin });
+  chainRef = chain;
   await uplink.start(o.connectWaitMs);
   await chain.showIdle();
   let done = false;
@@ -93,6 +145,7 @@ export async function startSimHandset(o: SimHandsetOptions): Promise<SimHandset>
     keystore,
     uplink,
     chain,
+    password,
     config,
     stores,
     async stop() {

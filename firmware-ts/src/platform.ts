@@ -25,6 +25,7 @@ import {
   FillLightController,
   type PwmIoPlugin,
 } from '@handset/device-drivers/fill-light';
+import { createSimPinPad, type PinPad, type SimKeypad } from '@handset/device-drivers/pinpad';
 import { MemoryR307Store, R307, type R307Store, type R307Timings, SimR307 } from '@handset/device-drivers/r307';
 import { type PanelId, Ssd1680, Ssd1680Sim } from '@handset/device-drivers/ssd1680';
 import {
@@ -54,6 +55,8 @@ export interface Platform {
   readonly camera: Camera;
   readonly scanner: QrScanner;
   readonly light: FillLightController;
+  /** USB HID PIN pad for the PIN step-up (opened lazily by the password module); absent = no PIN possible. */
+  readonly pinpad?: PinPad;
   /** Opens the sensor link (handshake). The panel and camera open lazily on first use. */
   open(): Promise<void>;
   /** Releases every line, bus and port (idempotent). */
@@ -70,11 +73,14 @@ export interface SimDevices {
   gpio: SimGpioController;
   camera: SimCamera;
   led: SimPwm;
+  /** The simulated USB keypad's control face (`type('2468')`, `enter()`, `cancel()`, `unplug()`). */
+  keypad: SimKeypad;
 }
 
 export interface SimPlatform extends Platform {
   readonly kind: 'sim';
   readonly sim: SimDevices;
+  readonly pinpad: PinPad;
 }
 
 /** Maps the board's panel name (`2.13in-v4`) to the driver's panel id. */
@@ -111,6 +117,11 @@ export interface SimPlatformOptions {
   /** A decoder to share between platforms (zxing-wasm loads once per process). */
   decoder?: QrDecoder;
   camera?: { width?: number; height?: number; fps?: number };
+  /**
+   * Clock of the PIN pad (entry timeouts, key hold/gap). Default the system clock: under an
+   * auto-advancing ManualClock an empty PIN prompt would time out as soon as the process idles.
+   */
+  pinpadClock?: Clock;
 }
 
 let sharedDecoder: Promise<QrDecoder> | undefined;
@@ -178,6 +189,9 @@ export async function createSimPlatform(o: SimPlatformOptions = {}): Promise<Sim
   const decoder = o.decoder ?? (await defaultDecoder(o.decodeBudgetMs));
   const parts = await finish({ io, pinName: pins.fillLight.pwm.pinName, camera, decoder, clock });
 
+  // USB HID PIN pad (boot keyboard reports over a SimHidDevice)
+  const { pinpad, keypad } = createSimPinPad({ clock: o.pinpadClock ?? systemClock });
+
   let closed = false;
   return {
     kind: 'sim',
@@ -189,7 +203,8 @@ export async function createSimPlatform(o: SimPlatformOptions = {}): Promise<Sim
     camera,
     scanner: parts.scanner,
     light: parts.controller,
-    sim: { r307: r307Sim, uart, panel, spi, gpio, camera: cam, led },
+    pinpad,
+    sim: { r307: r307Sim, uart, panel, spi, gpio, camera: cam, led, keypad },
     async open() {
       await r307Sim.whenReady();
       await spi.open();
@@ -199,6 +214,7 @@ export async function createSimPlatform(o: SimPlatformOptions = {}): Promise<Sim
       if (closed) return;
       closed = true;
       await parts.fillLight.close().catch(() => undefined);
+      await pinpad.close().catch(() => undefined);
       await r307.close().catch(() => undefined);
       await r307Sim.detach().catch(() => undefined);
       for (const l of [touch, einkLines.dc, einkLines.rst, einkLines.busy, einkLines.pwr])

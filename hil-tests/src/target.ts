@@ -41,6 +41,13 @@ export interface Holder {
   script(fingers: string[]): void;
   /** Fingers that touched the sensor, in order. */
   readonly presses: string[];
+  /**
+   * What the holder types at the next PIN prompts (a PIN + Enter, or `'cancel'`), in
+   * order; a prompt with nothing scripted is canceled (nobody waits for a timeout).
+   */
+  typePins(entries: string[]): void;
+  /** PIN prompts answered so far (`pin` or `cancel`; the digits are never recorded). */
+  readonly pinPrompts: Array<'pin' | 'cancel'>;
 }
 
 export interface Target {
@@ -204,6 +211,7 @@ export async function createSimTarget(o: SimTargetOptions = {}): Promise<Target>
       return { ...s, outbox };
     };
     const fingers = { queue: [] as string[], last: 'alice', presses: [] as string[] };
+    const pins = { queue: [] as string[], prompts: [] as Array<'pin' | 'cancel'> };
     const holder: Holder = {
       use(f) {
         fingers.queue = [];
@@ -214,6 +222,10 @@ export async function createSimTarget(o: SimTargetOptions = {}): Promise<Target>
         fingers.last = list.at(-1) ?? fingers.last;
       },
       presses: fingers.presses,
+      typePins(entries) {
+        pins.queue = [...entries];
+      },
+      pinPrompts: pins.prompts,
     };
     let handset: SimHandset;
     const boot = async () => {
@@ -229,6 +241,14 @@ export async function createSimTarget(o: SimTargetOptions = {}): Promise<Target>
           fingers.presses.push(f);
           h.platform.sim.r307.placeFinger(f);
         } else if (e.kind === 'lift') h.platform.sim.r307.liftFinger();
+      });
+      // ... and to the PIN prompts (a fresh `pin` screen: the pad is being read)
+      h.chain.on('screen', (s) => {
+        if (s.kind !== 'pin' || s.entered !== 0) return;
+        const entry = pins.queue.shift() ?? 'cancel';
+        const keypad = h.platform.sim.keypad;
+        pins.prompts.push(entry === 'cancel' ? 'cancel' : 'pin');
+        void (entry === 'cancel' ? keypad.cancel() : keypad.type(entry).then(() => keypad.enter())).catch(() => undefined);
       });
       h.chain.on('state', (s) => log(`  handset: ${s.from} -> ${s.to}`));
       handset = h;

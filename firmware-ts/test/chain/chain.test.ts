@@ -30,7 +30,7 @@ afterAll(async () => {
   await cloud?.stop();
 });
 
-async function handset(account: string, n: number, pin?: PinStepUp, resendMs = 5_000) {
+async function handset(account: string, n: number, pin?: PinStepUp | false, resendMs = 5_000) {
   const h = await startSimHandset({
     config: {
       deviceId: `hs-${account}-${n}`,
@@ -66,7 +66,7 @@ async function order(amount: bigint, ref: string) {
 
 describe('chain', () => {
   it('over the step-up limit without a PIN module: declined PIN_REQUIRED_UNAVAILABLE, nothing signed or sent', async () => {
-    const h = await handset('alice', 1);
+    const h = await handset('alice', 1, false);
     h.platform.sim.camera.setCode({ kind: 'qr', payload: await order(7_500n, 'BIG-1') }, { scale: 3 });
     const counter = h.keystore.counter;
     const out = await h.chain.scanToPay();

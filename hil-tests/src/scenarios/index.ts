@@ -9,10 +9,11 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import type { PaymentOutcome } from '@handset/firmware';
+import { type PaymentOutcome, SIM_DEMO_PIN } from '@handset/firmware';
 import { ledgerIds } from '@handset/host-sdk/cloud';
 import { type OrderView, protocolMpmEncoder } from '@handset/host-sdk/merchant';
-import { DEMO_ACCOUNTS, DEMO_DEPOSIT, eur, type Target } from '../target';
+import { encodeMessageText, newPaymentId } from '@handset/host-sdk/protocol';
+import { DEMO_ACCOUNTS, DEMO_CURRENCY, DEMO_DEPOSIT, eur, type Target } from '../target';
 
 export * from '../target';
 
@@ -144,33 +145,141 @@ export const scanToPayPaid: Scenario = {
 
 export const wrongFinger: Scenario = {
   name: 'wrong-finger',
-  title: "Scan to pay with a stranger's finger x3 -> declined, handset locked (no PIN pad), nothing sent",
+  title: "Scan to pay with a stranger's finger x3 -> PIN asked, the stranger cancels -> declined, nothing sent",
   async run(t, log) {
     const S = 'wrong-finger';
     await ensureRegistered(t, log);
     const before = await t.moneyInAccounts();
     const sent = (await t.handset.uplink.outbox.all()).length;
     const presses = t.holder.presses.length;
+    const prompts = t.holder.pinPrompts.length;
     t.holder.script(['stranger', 'stranger', 'stranger']);
+    t.holder.typePins(['cancel']);
     const { ref, outcome } = await payByScan(t, 990n, log);
-    check(
-      S,
-      outcome.status === 'declined' && outcome.reason === 'PIN_REQUIRED_UNAVAILABLE',
-      `expected PIN_REQUIRED_UNAVAILABLE, got ${describe(outcome)}`,
-    );
+    check(S, outcome.status === 'declined' && outcome.reason === 'PIN_ABORTED', `expected PIN_ABORTED, got ${describe(outcome)}`);
     check(S, t.holder.presses.length - presses === 3, `expected 3 presses, saw ${t.holder.presses.length - presses}`);
-    check(S, t.chain.state === 'locked', `handset state ${t.chain.state}, expected locked`);
+    check(S, t.holder.pinPrompts.length - prompts === 1, 'the PIN was not asked once after 3 misses');
+    check(S, t.chain.state === 'declined', `handset state ${t.chain.state}, expected declined`);
     check(S, (await t.handset.uplink.outbox.all()).length === sent, 'something was sent to the cloud');
     check(S, t.merchant.get(ref).order.state === 'awaiting_payment', 'the order changed state');
-    // a locked handset refuses even the right finger until a host unlocks it
-    t.holder.use(t.account);
-    const again = await t.chain.scanToPay();
-    check(S, again.status === 'declined' && again.reason === 'HANDSET_LOCKED', `locked handset said ${describe(again)}`);
-    await t.chain.unlock();
     await t.merchant.cancel(ref);
     check(S, (await t.moneyInAccounts()) === before, 'balances moved');
-    log('3 misses -> declined PIN_REQUIRED_UNAVAILABLE, locked; host unlocked it');
+    log('3 misses -> PIN step-up asked -> canceled on the pad -> declined PIN_ABORTED, nothing sent');
     return { ref, reason: outcome.status === 'declined' ? outcome.reason : undefined };
+  },
+};
+
+/** The method the handset signed for a payment (from its outbox entry). */
+async function signedMethod(t: Target, paymentId: string): Promise<string | undefined> {
+  const entry = await t.handset.uplink.outbox.get(paymentId);
+  return entry ? (JSON.parse(entry.payload) as { method?: string }).method : undefined;
+}
+
+export const stepUpPin: Scenario = {
+  name: 'step-up-pin',
+  title: 'Over the step-up limit: fingerprint + right PIN on the PIN pad -> PAID (method fingerprint+pin)',
+  async run(t, log) {
+    const S = 'step-up-pin';
+    await ensureRegistered(t, log);
+    const user = ledgerIds.user(t.account);
+    const shop = ledgerIds.merchant(t.merchant.merchant.id);
+    const [u0, m0] = [await t.balance(user), await t.balance(shop)];
+    const amount = BigInt(t.handset.config.stepUpLimit) + 2500n;
+    const prompts = t.holder.pinPrompts.length;
+    t.holder.use(t.account);
+    t.holder.typePins([SIM_DEMO_PIN]);
+    const { ref, outcome } = await payByScan(t, amount, log);
+    check(S, outcome.status === 'paid', `handset says ${describe(outcome)}`);
+    check(S, t.holder.pinPrompts.length - prompts === 1, 'the PIN was not asked exactly once');
+    const method = await signedMethod(t, outcome.paymentId);
+    check(S, method === 'fingerprint+pin', `signed method ${method}, expected fingerprint+pin`);
+    const v = await waitForOrder(t, ref, (x) => x.comparison !== null);
+    check(S, v.comparison?.verdict === 'PAID', `merchant comparison ${v.comparison?.verdict}`);
+    check(S, (await t.balance(user)) === u0 - amount, 'consumer not debited exactly once');
+    check(S, (await t.balance(shop)) === m0 + amount, 'merchant not credited exactly once');
+    log(`finger + PIN -> PAID ${amount} (method ${method}); merchant ${v.comparison?.verdict}`);
+
+    // the cloud enforces the step-up: a fingerprint-only authorisation over the limit is declined
+    let cloudSays: string | undefined;
+    if (t.kind === 'sim') {
+      const order = await t.merchant.createOrder({ amount: eur(amount) });
+      const ks = t.handset.keystore;
+      const now = Date.now();
+      const slot = ks.enrolments[0]?.slot ?? 0;
+      const auth = ks.signAuthorisation(ks.unlock({ slot, score: 100 }), {
+        paymentId: newPaymentId((n) => ks.crypto.randomBytes(n), now),
+        account: t.account,
+        merchantId: t.merchant.merchant.id,
+        orderRef: order.order.reference,
+        amount,
+        currency: DEMO_CURRENCY,
+        counter: ks.reserveCounter(),
+        ts: now,
+      });
+      await t.handset.uplink.sendAuthorisation(auth, encodeMessageText('authorisation', auth));
+      const r = await t.handset.uplink.resultOf(auth.paymentId, 10_000);
+      cloudSays = r?.reason;
+      check(
+        S,
+        r?.status === 'declined' && r.reason === 'pin_required',
+        `fingerprint-only over the limit: cloud said ${r?.status}/${r?.reason}`,
+      );
+      await t.merchant.cancel(order.order.reference).catch(() => undefined);
+      check(S, (await t.balance(user)) === u0 - amount, 'the fingerprint-only authorisation moved money');
+      log('a fingerprint-only authorisation for the same amount: cloud declines pin_required');
+    }
+    return { ref, method, amount: String(amount), cloudWithoutPin: cloudSays };
+  },
+};
+
+export const pinLockout: Scenario = {
+  name: 'pin-lockout',
+  title: '3 wrong PINs -> declined PIN_LOCKED, payments locked until a host unlocks; nothing booked',
+  async run(t, log) {
+    const S = 'pin-lockout';
+    await ensureRegistered(t, log);
+    const before = await t.moneyInAccounts();
+    const user = ledgerIds.user(t.account);
+    const u0 = await t.balance(user);
+    const auths = async () => (await t.handset.uplink.outbox.all()).filter((e) => e.kind === 'auth').length;
+    const sent = await auths();
+    const prompts = t.holder.pinPrompts.length;
+    const amount = BigInt(t.handset.config.stepUpLimit) + 1000n;
+    t.holder.use(t.account);
+    t.holder.typePins(['1111', '2222', '3333']);
+    const { ref, outcome } = await payByScan(t, amount, log);
+    check(S, outcome.status === 'declined' && outcome.reason === 'PIN_LOCKED', `expected PIN_LOCKED, got ${describe(outcome)}`);
+    check(S, t.holder.pinPrompts.length - prompts === 3, `expected 3 PIN prompts, saw ${t.holder.pinPrompts.length - prompts}`);
+    check(S, t.chain.state === 'locked', `handset state ${t.chain.state}, expected locked`);
+    check(S, t.handset.keystore.locked?.reason === 'pin_locked', 'the keystore is not locked');
+    const status = await t.handset.password?.status();
+    check(S, status?.locked === true, 'the password module is not locked');
+    check(S, (await auths()) === sent, 'an authorisation was sent');
+    check(S, t.merchant.get(ref).order.state === 'awaiting_payment', 'the order changed state');
+
+    // locked: even the right finger for a small amount is refused, nothing is asked
+    const small = await payByScan(t, 200n, log);
+    check(
+      S,
+      small.outcome.status === 'declined' && small.outcome.reason === 'HANDSET_LOCKED',
+      `locked handset said ${describe(small.outcome)}`,
+    );
+    check(S, t.holder.pinPrompts.length - prompts === 3, 'a locked handset asked for a PIN');
+    await t.merchant.cancel(small.ref).catch(() => undefined);
+    check(S, (await t.balance(user)) === u0 && (await t.moneyInAccounts()) === before, 'balances moved while locked');
+    log('3 wrong PINs -> PIN_LOCKED, handset locked (keystore + password store), nothing sent');
+
+    // a host unlocks; the same order is then paid with the right PIN
+    await t.chain.unlock();
+    check(S, (await t.handset.password?.status())?.failures === 0, 'host unlock left PIN failures');
+    check(S, (t.chain.state as string) === 'idle', `after unlock the handset is ${t.chain.state}`);
+    t.holder.typePins([SIM_DEMO_PIN]);
+    await t.presentMerchantQr(t.merchant.get(ref).qrPayload);
+    const paid = await t.chain.scanToPay();
+    check(S, paid.status === 'paid', `after unlock: ${describe(paid)}`);
+    check(S, (await t.balance(user)) === u0 - amount, 'consumer not debited exactly once after unlock');
+    log(`host unlocked; the same order paid with finger + right PIN`);
+    return { ref, reason: outcome.status === 'declined' ? outcome.reason : undefined, afterUnlock: paid.status };
   },
 };
 
@@ -292,6 +401,8 @@ export const SCENARIOS: Scenario[] = [
   registration,
   scanToPayPaid,
   wrongFinger,
+  stepUpPin,
+  pinLockout,
   showToPayPaid,
   duplicateDelivery,
   amountTampering,
