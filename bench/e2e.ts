@@ -18,11 +18,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CloudCenter } from '../host-sdk/src/cloud/center';
 import { ACCOUNT_CODE, ledgerIds, TRANSFER_CODE } from '../host-sdk/src/cloud/ids';
-import { connectMqtt } from '../host-sdk/src/cloud/mqtt/client';
 import { MqttPeer } from '../host-sdk/src/cloud/mqtt/sim-client';
 import { SeedVault } from '../host-sdk/src/cloud/registry/vault';
 import { SimHandset } from '../host-sdk/src/cloud/sim';
 import { openStores } from '../host-sdk/src/cloud/stores';
+import { connectMqtt } from '../host-sdk/src/mqtt/index';
 import type { BenchResult, BenchSuite } from './types';
 
 const ENTRY = fileURLToPath(new URL('../host-sdk/test/cloud/worker-entry.ts', import.meta.url));

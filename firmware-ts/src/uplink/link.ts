@@ -4,31 +4,17 @@
  * - client id = username = the device id (the broker's ACL lets it publish only under
  *   its own id), `clean: false` so QoS 1 results queued while the handset was away are
  *   delivered when it comes back, QoS 1 both ways;
- * - TCP_NODELAY on every connect (MQTT.js never turns Nagle off; reference §2.3);
- * - reconnect with capped exponential backoff and FULL jitter
- *   (delay = random(0, min(maxMs, minMs * 2^attempt))), so a fleet does not come back in
- *   the same second after a broker restart.
+ * - TCP_NODELAY on every connect and reconnect with capped exponential backoff and FULL
+ *   jitter, so a fleet does not come back in the same second after a broker restart: the
+ *   project's one MQTT connect helper, `openReconnecting` from `@handset/host-sdk/mqtt`
+ *   (shared with the cloud), its timers on the injected clock.
  */
 import type { Socket } from 'node:net';
 import { type Clock, HandsetError, systemClock } from '@handset/device-drivers/core';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { type BackoffOptions, openReconnecting, type ReconnectingClient } from '@handset/host-sdk/mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 
-export interface BackoffOptions {
-  /** First ceiling (ms). Default 250. */
-  minMs?: number;
-  /** Cap (ms). Default 10,000. */
-  maxMs?: number;
-  /** Uniform [0, 1) source; tests inject one. */
-  random?: () => number;
-}
-
-/** Delay before reconnect number `attempt` (0-based): full jitter under a capped exponential ceiling. */
-export function backoffDelay(attempt: number, o: BackoffOptions = {}): number {
-  const min = o.minMs ?? 250;
-  const max = o.maxMs ?? 10_000;
-  const ceiling = Math.min(max, min * 2 ** Math.min(attempt, 30));
-  return Math.floor((o.random ?? Math.random)() * ceiling);
-}
+export { type BackoffOptions, backoffDelay } from '@handset/host-sdk/mqtt';
 
 export class LinkError extends HandsetError {
   constructor(code: string, message: string, cause?: unknown) {
@@ -61,9 +47,7 @@ type Listener<K extends keyof LinkEvents> = (...args: LinkEvents[K]) => void;
 
 export class MqttLink {
   private client: MqttClient | undefined;
-  private attempt = 0;
-  private cancelRetry: (() => void) | undefined;
-  private ended = false;
+  private reconnecting: ReconnectingClient | undefined;
   private readonly clock: Clock;
   private readonly listeners: { [K in keyof LinkEvents]: Set<Listener<K>> } = {
     message: new Set(),
@@ -96,23 +80,22 @@ export class MqttLink {
    */
   start(waitMs?: number): Promise<boolean> {
     if (this.client) return Promise.resolve(this.connected);
-    this.ended = false;
-    const c = mqtt.connect(this.o.url, {
+    const r = openReconnecting(this.o.url, {
       clientId: this.o.clientId,
       username: this.o.clientId,
       clean: false,
       protocolVersion: 4,
       keepalive: this.o.keepaliveS ?? 30,
-      connectTimeout: 10_000,
       resubscribe: false,
       ...this.o.mqtt,
-      reconnectPeriod: 0,
+      backoff: this.o.backoff,
+      clock: this.clock,
+      onReconnectDelay: (ms) => this.delays.push(ms),
     });
+    const c = r.client;
+    this.reconnecting = r;
     this.client = c;
     c.on('connect', (ack) => {
-      this.attempt = 0;
-      const s = c.stream as Partial<Socket> | undefined;
-      if (s && typeof s.setNoDelay === 'function') s.setNoDelay(true);
       const subscribe = ack.sessionPresent
         ? Promise.resolve()
         : c.subscribeAsync(Object.fromEntries(this.o.subscriptions.map((t) => [t, { qos: 1 as const }])));
@@ -122,19 +105,7 @@ export class MqttLink {
       );
     });
     c.on('message', (topic, payload) => this.emit('message', topic, payload));
-    c.on('close', () => {
-      this.emit('offline');
-      if (this.ended || this.cancelRetry) return;
-      const delay = backoffDelay(this.attempt++, this.o.backoff);
-      this.delays.push(delay);
-      this.cancelRetry = this.clock.setTimeout(() => {
-        this.cancelRetry = undefined;
-        if (!this.ended && !c.connected) c.reconnect();
-      }, delay);
-    });
-    c.on('error', () => {
-      /* surfaced as close -> backoff */
-    });
+    c.on('close', () => this.emit('offline'));
     return new Promise((resolve) => {
       let cancel: (() => void) | undefined;
       const done = (v: boolean) => {
@@ -174,9 +145,8 @@ export class MqttLink {
    * outbox holds them and resends after the next start.
    */
   async stop(): Promise<void> {
-    this.ended = true;
-    this.cancelRetry?.();
-    this.cancelRetry = undefined;
+    this.reconnecting?.stop();
+    this.reconnecting = undefined;
     const c = this.client;
     this.client = undefined;
     await c?.endAsync(true).catch(() => undefined);
@@ -184,8 +154,8 @@ export class MqttLink {
 
   /** Tests: the process dies - socket gone, no DISCONNECT, nothing flushed. */
   crash(): void {
-    this.ended = true;
-    this.cancelRetry?.();
+    this.reconnecting?.stop();
+    this.reconnecting = undefined;
     const c = this.client;
     this.client = undefined;
     if (!c) return;

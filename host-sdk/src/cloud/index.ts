@@ -2,6 +2,8 @@
  * The cloud service center: registration, authorisation, double-entry ledger, MQTT
  * ingest and the HTTP API. Start it with `startCloud()` or `handset cloud serve`.
  */
+
+export * from '../mqtt/index';
 export * from './center';
 export * from './errors';
 export * from './http/api';
@@ -9,7 +11,6 @@ export * from './ids';
 export * from './ledger/index';
 export * from './log';
 export * from './mqtt/broker';
-export * from './mqtt/client';
 export * from './mqtt/ingest';
 export * from './mqtt/mosquitto';
 export * from './mqtt/sim-client';

@@ -1,5 +1,6 @@
 import type { Aedes } from 'aedes';
 import type { MqttClient } from 'mqtt';
+import { type BackoffOptions, connectMqtt } from '../../mqtt/index';
 import {
   createTopics,
   decodeMessage,
@@ -11,7 +12,6 @@ import {
 } from '../../protocol/index';
 import type { AuthInput, ChargeInput, CloudCenter, Outcome } from '../center';
 import { type CloudLogger, silentLogger } from '../log';
-import { type BackoffOptions, connectMqtt } from './client';
 
 /**
  * The in-process path to an embedded aedes broker: the cloud subscribes and publishes

@@ -1,4 +1,5 @@
 import type { MqttClient } from 'mqtt';
+import { type BackoffOptions, connectMqtt } from '../../mqtt/index';
 import {
   type Authorisation,
   createTopics,
@@ -8,7 +9,6 @@ import {
   type PaymentResult,
   type Topics,
 } from '../../protocol/index';
-import { type BackoffOptions, connectMqtt } from './client';
 
 /**
  * An MQTT peer for tests and benchmarks: a simulated handset or merchant terminal that
