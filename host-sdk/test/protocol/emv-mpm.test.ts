@@ -410,6 +410,22 @@ describe('EMV MPM: encoder', () => {
     );
     expect(s.data).toMatchObject({ initiation: 'static', countryCode: 'JP' });
     expect(s.data.amount).toBeUndefined();
+    // EUR and X.. currencies name no country: the builder asks for one instead of writing "EU"
+    expect(() =>
+      buildMpm({ merchantName: 'CAFE', merchantCity: 'BERLIN', mcc: '5812', currency: 'EUR', merchantId: 'm-x' }),
+    ).toThrow(expect.objectContaining({ code: 'COUNTRY_REQUIRED' }));
+    expect(
+      parseMpm(
+        buildMpm({
+          merchantName: 'CAFE',
+          merchantCity: 'BERLIN',
+          mcc: '5812',
+          currency: 'EUR',
+          country: 'DE',
+          merchantId: 'm-x',
+        }),
+      ).data.countryCode,
+    ).toBe('DE');
     const lang = parseMpm(
       buildMpm({
         merchantName: 'BEST TRANSPORT',

@@ -14,7 +14,11 @@ export interface MpmBuildSpec {
   currency: string;
   /** Minor units (bigint) or a decimal string in major units ("98.73"). Absent: the app asks. */
   amount?: bigint | string;
-  /** ISO 3166-1 alpha-2; default: the profile's country, else the first two letters of the currency's alpha code. */
+  /**
+   * ISO 3166-1 alpha-2; default: the profile's country, else the first two letters of a
+   * national currency's alpha code (SGD -> SG). Required for EUR and the X.. currencies,
+   * which belong to no single country.
+   */
   country?: string;
   postalCode?: string;
   /** Default: dynamic when an amount or a reference is given, else static. */
@@ -64,7 +68,12 @@ export function buildMpm(spec: MpmBuildSpec): string {
   if (!cur) throw new EmvError('CURRENCY_UNKNOWN', `unknown currency ${JSON.stringify(spec.currency)}`, 0, ['53']);
   const profile = spec.profile ? profileById(spec.profile) : undefined;
   if (spec.profile && !profile) throw new EmvError('PROFILE_UNKNOWN', `unknown profile ${JSON.stringify(spec.profile)}`, 0, []);
-  const country = spec.country ?? profile?.country ?? cur.alpha.slice(0, 2);
+  const national = cur.alpha !== 'EUR' && !cur.alpha.startsWith('X');
+  const country = spec.country ?? profile?.country ?? (national ? cur.alpha.slice(0, 2) : undefined);
+  if (!country)
+    throw new EmvError('COUNTRY_REQUIRED', `${cur.alpha} is used in several countries: give the merchant's country (58)`, 0, [
+      '58',
+    ]);
   const nodes: MpmNode[] = [{ id: '00', value: '01' }];
   const dynamic = spec.initiation ? spec.initiation === 'dynamic' : spec.amount !== undefined || spec.reference !== undefined;
   nodes.push({ id: '01', value: dynamic ? '12' : '11' });
