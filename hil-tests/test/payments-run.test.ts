@@ -91,6 +91,33 @@ describe('handset run (built bin)', () => {
     });
     expect(st.lastOutcome?.status).toBe('paid');
 
+    // over the step-up limit: finger, scan, then the demo PIN on the page's keypad
+    const big = await post(`${ready.merchant}api/orders`, { amount: '75.00', currency: 'EUR' });
+    const bigRef = big.body.reference as string;
+    await post(`${ready.handset}api/finger`, { name: 'alice' });
+    expect((await post(`${ready.handset}api/scan`, {})).body).toEqual({ orderRef: bigRef });
+    const asked = await until('the PIN prompt', async () => {
+      const s = (await (await fetch(`${ready.handset}api/status`)).json()) as { state: string; pin: { entered: number } | null };
+      return s.pin ? s : undefined;
+    });
+    expect(asked).toMatchObject({ state: 'step-up', pin: { entered: 0 } });
+    expect((await post(`${ready.handset}api/key`, { key: 'x' })).status).toBe(400);
+    for (const key of [...'2468', 'enter']) expect((await post(`${ready.handset}api/key`, { key })).status).toBe(200);
+    const bigPaid = await until('the step-up payment PAID on the merchant page', async () => {
+      const o = (await (await fetch(`${ready.merchant}api/orders/${bigRef}`)).json()) as { comparison?: { verdict: string } };
+      return o.comparison?.verdict;
+    });
+    expect(bigPaid).toBe('PAID');
+    const st2 = await until('the step-up receipt', async () => {
+      const s = (await (await fetch(`${ready.handset}api/status`)).json()) as {
+        lastOutcome?: { status: string; orderRef?: string; result?: { method?: string } };
+        pin: unknown;
+      };
+      return s.lastOutcome?.orderRef === bigRef ? s : undefined;
+    });
+    expect(st2.lastOutcome?.status).toBe('paid');
+    expect(st2.pin).toBeNull();
+
     // show to pay: finger, pay code on the panel, the merchant's scanner reads it and charges
     const order2 = await post(`${ready.merchant}api/orders`, { amount: '3.20', currency: 'EUR' });
     await post(`${ready.handset}api/finger`, { name: 'alice' });
@@ -115,8 +142,10 @@ describe('handset run (built bin)', () => {
   it('handset demo: every scenario passes, exit 0', async () => {
     const p = start(['demo', '--paycode-seconds', '2']);
     expect(await p.exited).toBe(0);
-    expect(p.out()).toContain('demo ok: 6 scenario(s) passed');
+    expect(p.out()).toContain('demo ok: 8 scenario(s) passed');
     expect(p.out()).toContain('== show-to-pay');
+    expect(p.out()).toContain('== step-up-pin');
+    expect(p.out()).toContain('== pin-lockout');
   }, 90_000);
 
   it('handset demo: bad arguments are typed errors (exit 1)', async () => {

@@ -9,7 +9,8 @@
  *     R307, e-ink panel, camera + LED; keystore + outbox files under `--data`/handset);
  *   - the virtual handset page: the e-ink panel as PNG (refreshed over SSE), buttons to
  *     put a finger on the sensor (alice / bob / stranger), scan the merchant's current QR,
- *     show a pay code, cancel, unlock.
+ *     show a pay code, cancel, unlock, and a PIN keypad (digits, Del, Enter, Cancel) wired to
+ *     the simulated USB PIN pad for the PIN step-up (demo PIN 2468, `SIM_DEMO_PIN`).
  * Prints the URLs; stops cleanly on SIGINT / SIGTERM (exit 0).
  *
  *   handset run [--data DIR] [--host H] [--cloud-port N] [--broker-port N] [--merchant-port N]
@@ -24,7 +25,9 @@
  *   POST /api/scan         put the merchant's newest open order's QR in front of the camera, scan to pay
  *   POST /api/paycode      show to pay (finger first)
  *   POST /api/merchant-scan  the merchant's scanner reads the handset's panel and charges the newest open order
- *   POST /api/cancel       cancel the running flow     POST /api/unlock   host unlock
+ *   POST /api/cancel       cancel the running flow     POST /api/unlock   host unlock (fingerprint lock + PIN lock)
+ *   POST /api/key          {"key":"0".."9"|"enter"|"backspace"|"cancel"}  one key press on the simulated PIN pad
+ *                          (the digit is never logged or echoed; `status.pin` = {entered, attemptsLeft} while asked)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -32,28 +35,28 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type Clock, HandsetError, systemClock, ValidationError } from '@handset/device-drivers/core';
+import type { PinKey } from '@handset/device-drivers/pinpad';
 import { FileR307Store } from '@handset/device-drivers/r307';
 import {
   defaultDecoder,
   fileStores,
   type PaymentOutcome,
+  type Screen,
   type SimHandset,
   startSimHandset,
   writeFileAtomic,
 } from '@handset/firmware';
 import type { Command } from 'commander';
-import { type RunningCloud, startCloud } from '../../cloud/service';
-import { HttpCloudClient } from '../../merchant/cloud-client';
-import { protocolMpmEncoder } from '../../merchant/mpm';
 import type { MerchantProfile } from '../../merchant/ports';
-import { type MerchantServer, startMerchantServer } from '../../merchant/server';
-import { MerchantTerminal } from '../../merchant/terminal';
+import type { MerchantTerminal } from '../../merchant/terminal';
 import type { CliIo } from '../io';
+import { startEmbeddedMerchantCloud, startMerchantPage } from '../merchant-stack';
 
 const MERCHANT: MerchantProfile = { id: 'm-demo-shop', name: 'Demo Shop', city: 'Berlin', country: 'DE', mcc: '5999' };
 const CURRENCY = 'EUR';
 const ACCOUNTS = ['alice', 'bob'];
 const FINGERS = ['alice', 'bob', 'stranger'];
+const PAD_KEYS: readonly PinKey[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'enter', 'backspace', 'cancel'];
 
 function port(v: string): number {
   if (!/^[0-9]{1,5}$/.test(v) || Number(v) > 65535)
@@ -132,38 +135,32 @@ export function register(program: Command, io: CliIo): void {
       };
       try {
         // 1. cloud + broker
-        const cloud: RunningCloud = await startCloud({
-          store: `sqlite:${join(data, 'cloud')}`,
-          broker: 'embedded',
-          brokerPort: o.brokerPort,
-          httpPort: o.cloudPort,
-          host: o.host,
-          clock: unrefClock,
-          seedKey: persistentKey(join(data, 'seed.key')),
+        const { cloud, client } = await startEmbeddedMerchantCloud({
+          cloud: {
+            store: `sqlite:${join(data, 'cloud')}`,
+            broker: 'embedded',
+            brokerPort: o.brokerPort,
+            httpPort: o.cloudPort,
+            host: o.host,
+            clock: unrefClock,
+            seedKey: persistentKey(join(data, 'seed.key')),
+          },
+          merchant: MERCHANT,
+          currency: CURRENCY,
+          consumers: ACCOUNTS,
         });
         stops.push(() => cloud.stop());
-        await cloud.center.createMerchant({ merchantId: MERCHANT.id, name: MERCHANT.name, currency: CURRENCY });
-        for (const a of ACCOUNTS) {
-          await cloud.center.createUser({ account: a, currency: CURRENCY });
-          await cloud.center.deposit(a, 100_000n, 'demo');
-        }
 
-        // 2. merchant terminal + page (as `handset merchant serve` wires them)
-        const terminal = new MerchantTerminal({
+        // 2. merchant terminal + page (shared with `handset merchant serve`)
+        const merchantPage = await startMerchantPage({
           merchant: MERCHANT,
-          cloud: new HttpCloudClient({ httpUrl: cloud.httpUrl, brokerUrl: cloud.brokerUrl }),
-          mpm: protocolMpmEncoder,
-        });
-        await terminal.start();
-        stops.push(() => terminal.stop());
-        const merchant: MerchantServer = await startMerchantServer({
-          terminal,
-          port: o.merchantPort,
+          cloud: client,
           host: o.host,
-          defaultCurrency: CURRENCY,
+          port: o.merchantPort,
           currencies: [CURRENCY],
         });
-        stops.push(() => merchant.close());
+        stops.push(() => merchantPage.close());
+        const { terminal, server: merchant } = merchantPage;
 
         // 3. the simulated handset, registered for alice
         const dir = join(data, 'handset');
@@ -247,6 +244,7 @@ async function startHandsetPage(o: {
   let paycode: { code: string; validUntilMs: number } | undefined;
   let panelVersion = 0;
   let finger: string | undefined;
+  let pin: { entered: number; attemptsLeft: number | null } | undefined;
   const send = (event: string, data: unknown) => {
     const frame = `event: ${event}\ndata: ${JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n\n`;
     for (const s of streams) s.write(frame);
@@ -259,7 +257,17 @@ async function startHandsetPage(o: {
   const onUpdate = () => send('panel', { version: ++panelVersion });
   handset.platform.display.on('update', onUpdate);
   const listeners = {
-    state: (s: { from: string; to: string }) => send('state', s),
+    state: (s: { from: string; to: string }) => {
+      if (s.to !== 'step-up') pin = undefined;
+      send('state', s);
+    },
+    // the password module's masked PIN screens (digit count only)
+    screen: (sc: Screen) => {
+      if (sc.kind !== 'pin') return;
+      if (sc.entered === 0 && !pin) log('enter the PIN on the keypad');
+      pin = { entered: sc.entered, attemptsLeft: sc.attemptsLeft ?? null };
+      send('pin', pin);
+    },
     finger: (e: { kind: string; attempt: number }) => {
       if (e.kind === 'lift') lift();
       log(
@@ -285,6 +293,7 @@ async function startHandsetPage(o: {
   chain.on('finger', listeners.finger);
   chain.on('outcome', listeners.outcome);
   chain.on('paycode', listeners.paycode);
+  chain.on('screen', listeners.screen);
 
   const background = (what: string, p: Promise<unknown>) => {
     p.catch((err: unknown) => log(`${what} failed: ${err instanceof Error ? err.message : String(err)}`));
@@ -297,6 +306,7 @@ async function startHandsetPage(o: {
     finger: finger ?? null,
     locked: Boolean(handset.keystore.locked),
     paycode: paycode ?? null,
+    pin: pin ?? null,
     lastOutcome: lastOutcome ?? null,
     panelVersion,
   });
@@ -408,6 +418,13 @@ async function startHandsetPage(o: {
           const view = await terminal.chargePayCode(order.order.reference, hit.text);
           return json(res, 200, { orderRef: order.order.reference, verdict: view.comparison?.verdict ?? null });
         }
+        case '/api/key': {
+          const key = body.key;
+          if (typeof key !== 'string' || !(PAD_KEYS as readonly string[]).includes(key))
+            throw new HttpError(400, 'BAD_KEY', 'key must be a digit, enter, backspace or cancel');
+          await sim.keypad.press(key as PinKey);
+          return json(res, 200, { pin: pin ?? null });
+        }
         case '/api/cancel':
           chain.cancel();
           return json(res, 200, status());
@@ -440,6 +457,7 @@ async function startHandsetPage(o: {
       chain.off('finger', listeners.finger);
       chain.off('outcome', listeners.outcome);
       chain.off('paycode', listeners.paycode);
+      chain.off('screen', listeners.screen);
       for (const s of streams) s.end();
       streams.clear();
       await new Promise<void>((res) => {
@@ -466,6 +484,14 @@ const PAGE_HTML = `<!doctype html>
  <button id="show">Show pay code (show to pay)</button>
  <button id="merchantScan">Merchant scans the pay code</button>
  <button id="cancel">Cancel</button> <button id="unlock">Unlock (host)</button></div>
+<div class="row"><span>PIN pad:</span> <span id="pin">-</span>
+<div class="keypad">
+ <button data-key="1">1</button><button data-key="2">2</button><button data-key="3">3</button>
+ <button data-key="4">4</button><button data-key="5">5</button><button data-key="6">6</button>
+ <button data-key="7">7</button><button data-key="8">8</button><button data-key="9">9</button>
+ <button data-key="backspace">Del</button><button data-key="0">0</button><button data-key="enter">Enter</button>
+ <button data-key="cancel" class="wide">Cancel (pad)</button>
+</div></div>
 <p>Last outcome: <span id="outcome">-</span></p>
 <ol id="log" reversed></ol>
 <script src="/app.js"></script>
@@ -476,7 +502,9 @@ const PAGE_CSS = `body{font:15px system-ui,sans-serif;margin:1.5em;max-width:60e
 .panel{display:inline-block;padding:12px;background:#ddd;border-radius:10px}
 #panel{image-rendering:pixelated;background:#fff}
 .row{margin:.6em 0}.row button{margin-right:.3em}
-#log{font:12px monospace;max-height:16em;overflow:auto}`;
+#log{font:12px monospace;max-height:16em;overflow:auto}
+.keypad{display:grid;grid-template-columns:repeat(3,3.5em);gap:.3em;margin:.4em 0}
+.keypad button{height:2.4em}.keypad .wide{grid-column:span 3}`;
 
 const PAGE_JS = `'use strict';
 const $ = (id) => document.getElementById(id);
@@ -494,7 +522,12 @@ const render = (s) => {
   $('finger').textContent = s.finger ? 'on the sensor: ' + s.finger : '';
   $('paycode').textContent = s.paycode ? 'pay code ' + s.paycode.code : '';
   $('outcome').textContent = describe(s.lastOutcome);
+  renderPin(s.pin);
 };
+const renderPin = (p) => {
+  $('pin').textContent = !p ? 'not asked' : 'PIN ' + '*'.repeat(p.entered) + (p.attemptsLeft !== null ? ' (' + p.attemptsLeft + ' attempts left)' : '');
+};
+document.querySelectorAll('[data-key]').forEach((b) => b.addEventListener('click', () => post('/api/key', { key: b.dataset.key }).then((j) => renderPin(j.pin))));
 document.querySelectorAll('[data-finger]').forEach((b) => b.addEventListener('click', () => post('/api/finger', { name: b.dataset.finger }).then(render)));
 $('lift').addEventListener('click', () => post('/api/lift').then(render));
 $('scan').addEventListener('click', () => post('/api/scan'));
@@ -510,4 +543,5 @@ es.addEventListener('state', (e) => { const s = JSON.parse(e.data); addLog(s.fro
 es.addEventListener('outcome', (e) => { addLog('outcome: ' + describe(JSON.parse(e.data))); refresh(); });
 es.addEventListener('paycode', (e) => { addLog('pay code ' + JSON.parse(e.data).code); refresh(); });
 es.addEventListener('log', (e) => addLog(JSON.parse(e.data).line));
+es.addEventListener('pin', (e) => renderPin(JSON.parse(e.data)));
 `;
