@@ -55,13 +55,13 @@ export const SAMPLE_SCREENS: ReadonlyArray<{ name: string; screen: Screen }> = [
   },
   {
     name: 'paycode',
-    screen: { kind: 'paycode', payload: '91234567890123456785', secondsLeft: 60, totalSeconds: 60 },
+    screen: { kind: 'paycode', payload: '91234567890123456782', secondsLeft: 60, totalSeconds: 60 },
   },
   {
     name: 'paycode-amount',
     screen: {
       kind: 'paycode',
-      payload: '91234567890123456785',
+      payload: '91234567890123456782',
       amount: { minor: 4200n, currency: 'SGD' },
       secondsLeft: 23,
       totalSeconds: 60,
