@@ -4,12 +4,14 @@
  * PIN_REQUIRED_UNAVAILABLE, nothing signed; with a PIN step-up -> fingerprint+pin,
  * approved), a QR that is not a merchant code, a slow cloud (pending, then the late
  * result lands and the outbox resend books it once), a pay-code result on the handset's
- * result topic ending the session with a receipt.
+ * result topic ending the session with a receipt; the default PIN step-up (PasswordModule
+ * on the simulated PIN pad): 3 wrong PINs lock keystore + PIN store, across a restart, until
+ * `chain.unlock()`.
  */
 import { MqttPeer, type RunningCloud, startCloud } from '@handset/host-sdk/cloud';
 import { buildMpm, newPaymentId } from '@handset/host-sdk/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultDecoder, type PinStepUp, type SimHandset, startSimHandset } from '../../src/index';
+import { defaultDecoder, memoryStores, type PinStepUp, SIM_DEMO_PIN, type SimHandset, startSimHandset } from '../../src/index';
 
 let cloud: RunningCloud;
 const handsets: SimHandset[] = [];
@@ -152,5 +154,53 @@ describe('chain', () => {
     const out = await session;
     expect(out).toMatchObject({ status: 'paid', flow: 'paycode', orderRef: 'PC-1' });
     expect(h.keystore.paycode!.lastUsedStep).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('default PIN step-up: 3 wrong PINs lock keystore and PIN store across a restart until chain.unlock()', async () => {
+    const stores = memoryStores();
+    const boot = async () => {
+      const h = await startSimHandset({
+        config: { deviceId: 'hs-bob-7', brokerUrl: cloud.brokerUrl, resultTimeoutMs: 3_000 },
+        stores,
+      });
+      h.chain.on('finger', (e) => {
+        if (e.kind === 'prompt') h.platform.sim.r307.placeFinger('bob');
+        if (e.kind === 'lift') h.platform.sim.r307.liftFinger();
+      });
+      h.chain.on('screen', (sc) => {
+        if (sc.kind !== 'pin' || sc.entered !== 0) return;
+        const pin = typed.shift();
+        const pad = h.platform.sim.keypad;
+        void (pin ? pad.type(pin).then(() => pad.enter()) : pad.cancel());
+      });
+      return h;
+    };
+    const typed: string[] = [];
+    const h1 = await boot();
+    await h1.chain.register({ account: 'bob' });
+    expect(h1.password).toBeDefined();
+    expect(await h1.password!.status()).toMatchObject({ pinSet: true, locked: false });
+    typed.push('1111', '2222', '3333');
+    h1.platform.sim.camera.setCode({ kind: 'qr', payload: await order(6_000n, 'LOCK-1') }, { scale: 3 });
+    expect(await h1.chain.scanToPay()).toMatchObject({ status: 'declined', reason: 'PIN_LOCKED' });
+    expect(h1.chain.state).toBe('locked');
+    expect(h1.keystore.locked?.reason).toBe('pin_locked');
+    expect((await h1.uplink.outbox.all()).filter((e) => e.kind === 'auth')).toEqual([]);
+    await h1.crash();
+
+    const h2 = await boot();
+    handsets.push(h2);
+    expect(h2.chain.state).toBe('locked');
+    expect(await h2.password!.status()).toMatchObject({ locked: true, failures: 3 });
+    expect(await h2.chain.scanToPay()).toMatchObject({ status: 'declined', reason: 'HANDSET_LOCKED' });
+    await h2.chain.unlock();
+    expect(h2.keystore.locked).toBeUndefined();
+    expect(await h2.password!.status()).toMatchObject({ locked: false, failures: 0 });
+    typed.push(SIM_DEMO_PIN);
+    h2.platform.sim.camera.setCode({ kind: 'qr', payload: await order(6_000n, 'LOCK-2') }, { scale: 3 });
+    const paid = await h2.chain.scanToPay();
+    expect(paid.status).toBe('paid');
+    const [entry] = (await h2.uplink.outbox.all()).filter((e) => e.kind === 'auth');
+    expect(JSON.parse(entry!.payload)).toMatchObject({ method: 'fingerprint+pin', amount: '6000' });
   }, 30_000);
 });
