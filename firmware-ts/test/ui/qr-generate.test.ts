@@ -63,14 +63,14 @@ describe('QR generation module: a 60-second pay code session', () => {
   it('the QR decodes (jsQR and zbarimg) after partial refreshes with ghost residue', async () => {
     const clock = new ManualClock();
     const rig = await createSimEinkRig({ rotation: 90, clock, record: false });
-    const mod = new QrGenerateModule({ display: rig.display, clock, maxShowMs: 20_000 });
+    const mod = new QrGenerateModule({ display: rig.display, clock, maxShowMs: 40_000 });
     const ac = new AbortController();
     const pngs: Array<{ png: Buffer; code: string; kind: string }> = [];
     let n = 0;
     const run = mod.showPayCode({
       code: codes[0] as string,
       nextCode: () => codes[++n] as string,
-      refreshEveryMs: 3_000,
+      refreshEveryMs: 6_000,
       signal: ac.signal,
       onUpdate: (info, _s, code) => {
         // snapshot() reads the glass now; the PNG encodes finish in any order
@@ -86,6 +86,11 @@ describe('QR generation module: a 60-second pay code session', () => {
     expect(r.reason).toBe('aborted');
     await new Promise((res) => setTimeout(res, 50));
     expect(pngs.some((p) => p.kind === 'partial' && p.code !== codes[0])).toBe(true);
+    // a new code always goes out with a full refresh; only the countdown is partial
+    expect(pngs.filter((p, i) => i > 0 && p.code !== pngs[i - 1]?.code).map((p) => p.kind)).toEqual(
+      expect.arrayContaining(['full']),
+    );
+    for (const [i, p] of pngs.entries()) if (i > 0 && p.code !== pngs[i - 1]?.code) expect(p.kind).toBe('full');
     for (const p of pngs) {
       expect(await decodeJsQr(p.png), `${p.kind} ${p.code}`).toBe(p.code);
       expect(await decodeZbar(p.png), `${p.kind} ${p.code}`).toBe(p.code);

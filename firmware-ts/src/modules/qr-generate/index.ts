@@ -33,7 +33,11 @@ export interface QrGenerateOptions {
   /** Countdown period. Default 1000 ms. */
   tickMs?: number;
   qr?: QrFitOptions;
-  /** Refresh used for the first frame of a session. Default 'full'. */
+  /**
+   * Refresh used whenever a new code is drawn: the first frame of a session and each code
+   * refresh. A half-ghosted QR is a failed scan, so new codes never go out as partials
+   * (shared/reference/eink-ssd1680.md §9); the countdown does. Default 'full'.
+   */
   firstRefresh?: RefreshKind;
 }
 
@@ -104,7 +108,7 @@ export class QrGenerateModule {
     const end = start + this.maxShowMs;
     const refreshEvery = req.refreshEveryMs ?? 15_000;
     let nextRefresh = req.nextCode ? start + refreshEvery : Number.POSITIVE_INFINITY;
-    let firstFrame = true;
+    let newCode = true;
     try {
       for (;;) {
         if (req.signal?.aborted) throw new CanceledError('pay code session aborted', { device: 'qr-generate' });
@@ -114,6 +118,7 @@ export class QrGenerateModule {
           const n = await req.nextCode();
           const next = typeof n === 'string' ? n : n.code;
           const nextQr = this.layout(next);
+          newCode ||= next !== code;
           code = next;
           qr = nextQr;
           if (codes[codes.length - 1] !== code) codes.push(code);
@@ -121,10 +126,10 @@ export class QrGenerateModule {
         }
         const secondsLeft = Math.ceil((end - now) / 1000);
         const info = await this.display.update(this.frame(code, secondsLeft, req.amount, qr), {
-          mode: firstFrame ? this.firstRefresh : 'auto',
+          mode: newCode ? this.firstRefresh : 'auto',
           signal: req.signal,
         });
-        firstFrame = false;
+        newCode = false;
         updates.push(info);
         req.onUpdate?.(info, secondsLeft, code);
         const after = this.clock.monotonic();
