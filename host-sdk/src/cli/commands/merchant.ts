@@ -19,16 +19,14 @@
 import { ValidationError } from '@handset/device-drivers/core';
 import { NodeHidDevice } from '@handset/device-drivers/transport/linux';
 import type { Command } from 'commander';
-import { type RunningCloud, startCloud } from '../../cloud/service';
+import type { RunningCloud } from '../../cloud/service';
 import { CloudRequestError, HttpCloudClient } from '../../merchant/cloud-client';
-import { protocolMpmEncoder } from '../../merchant/mpm';
 import type { MerchantProfile } from '../../merchant/ports';
 import { type AttachedScanner, attachScanner } from '../../merchant/scanner';
-import { startMerchantServer } from '../../merchant/server';
-import { MerchantTerminal } from '../../merchant/terminal';
 import { currency as currencyOf } from '../../protocol/money';
 import { MERCHANT_ID_RE } from '../../protocol/topics';
 import type { CliIo } from '../io';
+import { type MerchantPage, startEmbeddedMerchantCloud, startMerchantPage } from '../merchant-stack';
 
 function port(v: string): number {
   const n = Number(v);
@@ -130,47 +128,36 @@ export function register(program: Command, io: CliIo): void {
             throw err;
           }
         } else {
-          cloud = await startCloud({
-            store: 'sqlite::memory:',
-            broker: 'embedded',
-            brokerPort: 0,
-            httpPort: 0,
-            host: o.host,
-            root: o.root,
-          });
-          const c = cloud.center;
-          await c.createMerchant({ merchantId: profile.id, currency: cur, name: profile.name });
-          for (const account of ['alice', 'bob']) {
-            await c.createUser({ account, currency: cur });
-            await c.deposit(account, 100_000n, 'demo');
-          }
-          client = new HttpCloudClient({ httpUrl: cloud.httpUrl, brokerUrl: cloud.brokerUrl, root: o.root });
+          ({ cloud, client } = await startEmbeddedMerchantCloud({
+            cloud: { store: 'sqlite::memory:', broker: 'embedded', brokerPort: 0, httpPort: 0, host: o.host, root: o.root },
+            merchant: profile,
+            currency: cur,
+          }));
         }
       } catch (err) {
         await cloud?.stop();
         throw err;
       }
 
-      const terminal = new MerchantTerminal({ merchant: profile, cloud: client, mpm: protocolMpmEncoder });
-      let server: Awaited<ReturnType<typeof startMerchantServer>> | undefined;
+      let page: MerchantPage | undefined;
       let scanner: AttachedScanner | undefined;
       try {
-        await terminal.start();
+        page = await startMerchantPage({ merchant: profile, cloud: client, host: o.host, port: o.port, currencies });
         if (o.scanner) {
           const device = new NodeHidDevice({ path: o.scanner });
           await device.open();
-          scanner = attachScanner(terminal, device, {
+          scanner = attachScanner(page.terminal, device, {
             onError: (e) => io.err(`scanner: ${e.code}: ${e.message}\n`),
             onCharge: (v) => io.err(`scanner: order ${v.order.reference} ${v.order.state}\n`),
           });
         }
-        server = await startMerchantServer({ terminal, port: o.port, host: o.host, defaultCurrency: currencies[0], currencies });
       } catch (err) {
         await scanner?.stop();
-        await terminal.stop().catch(() => undefined);
+        await page?.close().catch(() => undefined);
         await cloud?.stop();
         throw err;
       }
+      const server = page.server;
       const stopped = untilSignal();
       if (o.json) {
         io.out(
@@ -183,8 +170,7 @@ export function register(program: Command, io: CliIo): void {
       }
       const sig = await stopped;
       await scanner?.stop();
-      await server.close();
-      await terminal.stop();
+      await page.close();
       await cloud?.stop();
       if (!o.json) io.out(`Stopped (${sig}).\n`);
     });
