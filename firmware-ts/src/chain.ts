@@ -6,8 +6,9 @@
  * Scan to pay (merchant-presented):
  *   scan the merchant QR -> parse + validate the EMV MPM (our template: merchant id +
  *   order ref) -> confirm screen (merchant, amount) -> fingerprint verify (<= 3 presses)
- *   -> PIN step-up when over the limit or after 3 misses (no PIN module: declined
- *   `PIN_REQUIRED_UNAVAILABLE`; after 3 misses the handset also locks) -> reserve the
+ *   -> PIN step-up when over the limit or after 3 misses (3 wrong PINs: declined
+ *   `PIN_LOCKED` and the handset locks; no PIN module: declined `PIN_REQUIRED_UNAVAILABLE`,
+ *   after 3 misses the handset also locks) -> reserve the
  *   counter (on disk) -> sign -> outbox (on disk) -> MQTT -> wait for the result ->
  *   receipt (paid / declined), or "pending" when the cloud is slow (the outbox keeps
  *   resending; a late result still lands on the screen).
