@@ -14,7 +14,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Clock, systemClock } from '@handset/device-drivers/core';
 import { MemoryR307Store } from '@handset/device-drivers/r307';
 import {
   defaultDecoder,
@@ -92,35 +91,6 @@ export function rigSelected(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.HANDSET_RIG || env.HIL_PORT);
 }
 
-/**
- * The system clock with timers that do not hold the process open (the cloud's reservation
- * sweeper sleeps 60 s and its stop() does not interrupt the sleep).
- */
-export const unrefClock: Clock = {
-  now: () => systemClock.now(),
-  monotonic: () => systemClock.monotonic(),
-  sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal?.reason);
-      };
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      t.unref();
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  },
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
-
 export interface SimTargetOptions {
   merchant?: Partial<MerchantProfile>;
   deviceId?: string;
@@ -166,7 +136,7 @@ export async function createSimTarget(o: SimTargetOptions = {}): Promise<Target>
   };
   const account = o.account ?? 'alice';
   const deviceId = o.deviceId ?? `hs-${account}-1`;
-  const cloud = await startCloud({ store: 'sqlite::memory:', broker: 'embedded', brokerPort: 0, httpPort: 0, clock: unrefClock });
+  const cloud = await startCloud({ store: 'sqlite::memory:', broker: 'embedded', brokerPort: 0, httpPort: 0 });
   const cleanup: Array<() => Promise<void>> = [async () => cloud.stop()];
   const closeAll = async () => {
     for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);

@@ -29,3 +29,16 @@ export function recordingIo(): CliIo & { stdout: string; stderr: string } {
   };
   return io;
 }
+
+/** Resolves with the name of the first SIGINT/SIGTERM (listeners removed afterwards): long-running commands stop on it. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

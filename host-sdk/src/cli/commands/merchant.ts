@@ -25,7 +25,7 @@ import type { MerchantProfile } from '../../merchant/ports';
 import { type AttachedScanner, attachScanner } from '../../merchant/scanner';
 import { currency as currencyOf } from '../../protocol/money';
 import { MERCHANT_ID_RE } from '../../protocol/topics';
-import type { CliIo } from '../io';
+import { type CliIo, untilSignal } from '../io';
 import { type MerchantPage, startEmbeddedMerchantCloud, startMerchantPage } from '../merchant-stack';
 
 function port(v: string): number {
@@ -43,19 +43,6 @@ function text(max: number, what: string) {
     }
     return v;
   };
-}
-
-/** Resolves on the first SIGINT/SIGTERM (listeners removed afterwards). */
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 export function register(program: Command, io: CliIo): void {

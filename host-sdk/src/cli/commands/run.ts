@@ -34,7 +34,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { type Clock, HandsetError, systemClock, ValidationError } from '@handset/device-drivers/core';
+import { HandsetError, systemClock, ValidationError } from '@handset/device-drivers/core';
 import type { PinKey } from '@handset/device-drivers/pinpad';
 import { FileR307Store } from '@handset/device-drivers/r307';
 import {
@@ -49,7 +49,7 @@ import {
 import type { Command } from 'commander';
 import type { MerchantProfile } from '../../merchant/ports';
 import type { MerchantTerminal } from '../../merchant/terminal';
-import type { CliIo } from '../io';
+import { type CliIo, untilSignal } from '../io';
 import { startEmbeddedMerchantCloud, startMerchantPage } from '../merchant-stack';
 
 const MERCHANT: MerchantProfile = { id: 'm-demo-shop', name: 'Demo Shop', city: 'Berlin', country: 'DE', mcc: '5999' };
@@ -62,44 +62,6 @@ function port(v: string): number {
   if (!/^[0-9]{1,5}$/.test(v) || Number(v) > 65535)
     throw new ValidationError(`bad port ${JSON.stringify(v)}`, { code: 'BAD_ARGUMENT' });
   return Number(v);
-}
-
-/** System time whose timers do not keep the process alive (the cloud's sweeper sleeps 60 s). */
-const unrefClock: Clock = {
-  now: () => systemClock.now(),
-  monotonic: () => systemClock.monotonic(),
-  sleep(ms, signal) {
-    return new Promise((res, rej) => {
-      if (signal?.aborted) return rej(signal.reason);
-      const onAbort = () => {
-        clearTimeout(t);
-        rej(signal?.reason);
-      };
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        res();
-      }, ms);
-      t.unref();
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  },
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
-
-function untilSignal(): Promise<string> {
-  return new Promise((res) => {
-    const on = (sig: string) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      res(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 /** A 32-byte key kept in a 0600 file (the cloud's seed vault key survives restarts). */
@@ -142,7 +104,6 @@ export function register(program: Command, io: CliIo): void {
             brokerPort: o.brokerPort,
             httpPort: o.cloudPort,
             host: o.host,
-            clock: unrefClock,
             seedKey: persistentKey(join(data, 'seed.key')),
           },
           merchant: MERCHANT,
