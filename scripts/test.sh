@@ -14,6 +14,8 @@ if [ -f .cache/vitest.json ]; then
   node -e '
     const r = require("./.cache/vitest.json");
     const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);'
+    // a file that fails before its tests run counts as one failed test, so it is never hidden
+    const brokenFiles = (r.testResults ?? []).filter((f) => f.status === "failed" && f.assertionResults.every((a) => a.status !== "failed")).length;
+    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed, ${skipped} skipped`);'
 fi
 exit $status

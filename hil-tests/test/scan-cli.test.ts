@@ -24,6 +24,7 @@ const EMV = buildMpm({
   merchantCity: 'BERLIN',
   mcc: '5812',
   currency: 'EUR',
+  country: 'DE',
   amount: '12.50',
   merchantId: 'm-shop-1',
   reference: 'ORD42',

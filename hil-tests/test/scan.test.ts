@@ -16,6 +16,7 @@ const EMV = buildMpm({
   merchantCity: 'BERLIN',
   mcc: '5812',
   currency: 'EUR',
+  country: 'DE',
   amount: '4.20',
   merchantId: 'm-shop-7',
   reference: 'ORD7',

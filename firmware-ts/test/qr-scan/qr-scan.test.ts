@@ -11,6 +11,7 @@ const EMV = buildMpm({
   merchantCity: 'PARIS',
   mcc: '5812',
   currency: 'EUR',
+  country: 'DE',
   amount: '3.40',
   merchantId: 'm-cafe',
   reference: 'R1',
