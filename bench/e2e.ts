@@ -1,7 +1,7 @@
 /**
  * End to end over MQTT: simulated handsets (this process) sign authorisations ->
  * embedded aedes broker -> cloud -> SQLite ledger (WAL, FULL, group commit) -> result
- * back to the handset. The cloud runs as its own process (`handset cloud serve`), so the
+ * back to the handset. The cloud runs as its own process (the built `handset cloud serve`), so the
  * load generator and the server each have a core of the 2-core machine.
  *
  * Figures: paced payments/s with p50/p99 (the target load), closed-loop saturation,
@@ -25,7 +25,8 @@ import { openStores } from '../host-sdk/src/cloud/stores';
 import { connectMqtt } from '../host-sdk/src/mqtt/index';
 import type { BenchResult, BenchSuite } from './types';
 
-const ENTRY = fileURLToPath(new URL('../host-sdk/test/cloud/worker-entry.ts', import.meta.url));
+/** The built `handset` CLI (make bench builds it first): the server is measured as it ships, not under tsx. */
+const HANDSET_BIN = fileURLToPath(new URL('../host-sdk/bin/handset.js', import.meta.url));
 const SEED_KEY = 'a'.repeat(64);
 const PACED_CLIENTS = 500;
 const PACED_RATE = 2; // payments/s per handset -> 1,000/s
@@ -66,9 +67,7 @@ async function spawnCloud(store: string, broker: string[], registrySync: 'FULL' 
     process.execPath,
     [
       ...(process.env.BENCH_CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      '--import',
-      'tsx',
-      ENTRY,
+      HANDSET_BIN,
       'cloud',
       'serve',
       '--quiet',
