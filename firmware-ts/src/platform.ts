@@ -90,14 +90,6 @@ export function panelIdOf(name: string): PanelId {
   throw new Error(`unsupported e-ink panel ${JSON.stringify(name)} in the board description`);
 }
 
-/**
- * Polarity note: the board's TOUCH line is active low (low while a finger rests on the
- * window, `pins.r307.touch.activeLow`), and the platform requests it active-low so the
- * driver sees logical 1 = finger. `SimR307` drives its touch wire HIGH while a finger
- * rests (its own convention), so on the simulated platform logical 0 = finger.
- */
-const SIM_TOUCH_ACTIVE_LEVEL = 0 as const;
-
 export interface SimPlatformOptions {
   /** Board description (default: the reference board bundled with schematics). */
   board?: Board;
@@ -159,7 +151,6 @@ export async function createSimPlatform(o: SimPlatformOptions = {}): Promise<Sim
     uart,
     clock: o.r307DriverClock ?? systemClock,
     touch,
-    touchActiveLevel: t.activeLow ? SIM_TOUCH_ACTIVE_LEVEL : 1,
     address: Number.parseInt(pins.r307.address, 16),
   });
 

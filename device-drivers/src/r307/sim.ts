@@ -237,7 +237,10 @@ export interface SimR307Options {
   baudChange?: 'after-ack' | 'power-cycle';
   /** R503 behaviour: send 0x55 when ready after power-up. Default false (R307 sends nothing). */
   readyByte?: boolean;
-  /** The touch output's wire, driven high while a finger rests on the sensor. */
+  /**
+   * The touch output's wire. Like the module's TOUCH pin (schematics: "low = finger
+   * present"), it is driven low while a finger rests and high otherwise.
+   */
   touch?: SimGpioLine;
   /**
    * Speed the other end of the line talks at, if knowable (default: the peer of a
@@ -337,6 +340,7 @@ export class SimR307 {
     this.baudChange = options.baudChange ?? 'after-ack';
     this.readyByte = options.readyByte ?? false;
     this.touch = options.touch;
+    this.touch?.setLevel(1);
     this.peerBaud = options.peerBaud;
     const seeded = options.randomSeed === undefined ? undefined : lcg(options.randomSeed);
     this.rng = seeded ?? (() => randomBytes(4).readUInt32BE(0) / 4294967296);
@@ -389,13 +393,13 @@ export class SimR307 {
       presence: options.presence ?? 'steady',
     };
     this.genImgCount = 0;
-    this.touch?.setLevel(1);
+    this.touch?.setLevel(0);
   }
 
   /** Takes the finger off the sensor. */
   liftFinger(): void {
     this.finger = undefined;
-    this.touch?.setLevel(0);
+    this.touch?.setLevel(1);
   }
 
   /** The finger on the sensor now, if any. */

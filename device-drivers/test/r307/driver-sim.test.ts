@@ -235,7 +235,7 @@ describe('R307 driver x simulator: flows', () => {
   it('touch line: the driver waits on it instead of polling GenImg', async () => {
     const gpio = new SimGpioController();
     const wire = gpio.line('pinctrl-bcm2711', 17);
-    const touch = await gpio.requestLine({ chipLabel: 'pinctrl-bcm2711', line: 17, direction: 'in' });
+    const touch = await gpio.requestLine({ chipLabel: 'pinctrl-bcm2711', line: 17, direction: 'in', activeLow: true });
     const { sim, driver } = await rig({ touch: wire }, { touch });
     setTimeout(() => sim.placeFinger('judy'), 50);
     await driver.waitForFinger({ timeoutMs: 2000 });

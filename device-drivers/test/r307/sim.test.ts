@@ -301,14 +301,15 @@ describe('SimR307 control face', () => {
     expect(small.doneAt - small.receivedAt).toBeLessThan(50);
   });
 
-  it('touch line follows the finger', async () => {
+  it('touch line follows the finger (low = finger present, like the module TOUCH pin)', async () => {
     const { SimGpioController } = await import('../../src/transport/sim/gpio');
     const gpio = new SimGpioController();
     const wire = gpio.line('pinctrl-bcm2711', 17);
     const { sim } = await rig({ touch: wire });
-    sim.placeFinger('alice');
     expect(wire.level).toBe(1);
-    sim.liftFinger();
+    sim.placeFinger('alice');
     expect(wire.level).toBe(0);
+    sim.liftFinger();
+    expect(wire.level).toBe(1);
   });
 });
