@@ -4,30 +4,22 @@
  * back to the handset. The cloud runs as its own process (the built `handset cloud serve`), so the
  * load generator and the server each have a core of the 2-core machine.
  *
- * Figures: paced payments/s with p50/p99 (the target load), closed-loop saturation,
- * idle connections held and the server's memory for them, and the reconnect storm
- * after the server (broker + cloud) is killed and restarted - clients use capped
- * exponential backoff with full jitter.
+ * Figures: paced payments/s with p50/p99 (the target load) and closed-loop saturation.
+ * Connections held and the reconnect storm are bench/connections.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { CloudCenter } from '../host-sdk/src/cloud/center';
 import { ACCOUNT_CODE, ledgerIds, TRANSFER_CODE } from '../host-sdk/src/cloud/ids';
 import { MqttPeer } from '../host-sdk/src/cloud/mqtt/sim-client';
 import { SeedVault } from '../host-sdk/src/cloud/registry/vault';
 import { SimHandset } from '../host-sdk/src/cloud/sim';
 import { openStores } from '../host-sdk/src/cloud/stores';
-import { connectMqtt } from '../host-sdk/src/mqtt/index';
+import { freePort, pct, SEED_KEY, sleep, spawnCloud, stopChild } from './cloud-proc';
 import type { BenchResult, BenchSuite } from './types';
 
-/** The built `handset` CLI (make bench builds it first): the server is measured as it ships, not under tsx. */
-const HANDSET_BIN = fileURLToPath(new URL('../host-sdk/bin/handset.js', import.meta.url));
-const SEED_KEY = 'a'.repeat(64);
 const PACED_CLIENTS = 500;
 const PACED_RATE = 2; // payments/s per handset -> 1,000/s
 const PACED_MS = 4_000;
@@ -39,61 +31,6 @@ const ORDERS_SAT = 320;
 const RUNS = 2;
 /** Warm-up payments per paced handset before the first run. */
 const WARMUP = 2;
-const IDLE = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-async function spawnCloud(store: string, broker: string[], registrySync: 'FULL' | 'NORMAL' = 'FULL'): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      HANDSET_BIN,
-      'cloud',
-      'serve',
-      '--quiet',
-      '--store',
-      store,
-      ...broker,
-      '--http-port',
-      '0',
-      '--registry-sync',
-      registrySync,
-    ],
-    { env: { ...process.env, HANDSET_SEED_KEY: SEED_KEY }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l.includes('"ready"') && resolve());
-    child.once('exit', (c) => reject(new Error(`cloud exited ${c}`)));
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await gone;
-}
 
 /** Users, handsets (registered), one merchant and every order the run will pay, in a few bulk transactions. */
 async function setup(store: string) {
@@ -174,7 +111,6 @@ export const suite: BenchSuite = {
     const embedded = ['--broker', 'embedded', '--broker-port', String(brokerPort)];
     let child: ChildProcess | undefined;
     let peers: MqttPeer[] = [];
-    const idle: Array<Awaited<ReturnType<typeof connectMqtt>>> = [];
     const backoff = { minMs: 500, maxMs: 5_000 };
     const t0 = performance.now();
     const phase = (what: string) =>
@@ -307,96 +243,9 @@ export const suite: BenchSuite = {
         pass: inv.ok,
         extra: { booked: inv.booked, violations: inv.violations.slice(0, 5) },
       });
-
-      phase('payments done');
-      // connections held: idle clients, each subscribed to its own result topic
-      const rss0 = rssMb(child.pid!);
-      const c0 = performance.now();
-      const connectOne = async (i: number) => {
-        const c = await connectMqtt(url, {
-          clientId: `hs-idle${i}`,
-          username: `hs-idle${i}`,
-          keepalive: 120,
-          clean: true,
-          backoff,
-        });
-        await c.subscribeAsync(`handset/v1/hs-idle${i}/result`, { qos: 1 });
-        idle.push(c);
-      };
-      let failed = 0;
-      for (let i = 0; i < IDLE; i += 250) {
-        const r = await Promise.allSettled(Array.from({ length: Math.min(250, IDLE - i) }, (_x, j) => connectOne(i + j)));
-        failed += r.filter((x) => x.status === 'rejected').length;
-      }
-      const rampS = (performance.now() - c0) / 1000;
-      await sleep(500);
-      const rss1 = rssMb(child.pid!);
-      const held = idle.filter((c) => c.connected).length;
-      out.push({
-        area: 'e2e',
-        name: `idle MQTT connections held (aedes + cloud process RSS at ${held} + ${peers.length} clients)`,
-        value: rss1,
-        unit: 'MB',
-        baseline: { name: 'RSS before the idle clients', value: rss0 },
-        ratio: rss1 / rss0,
-        target: '10,000 connections <= 300 MB',
-        pass: held >= 10_000 && rss1 <= 300,
-        extra: {
-          held,
-          failed,
-          rampSeconds: rampS,
-          connectsPerSecond: held / rampS,
-          kbPerConnection: ((rss1 - rss0) * 1024) / Math.max(1, held),
-        },
-      });
-
-      phase('connections done');
-      // reconnect storm: kill -9 the server (broker + cloud), restart it, time until all are back
-      const all = [...idle, ...peers.map((p) => p.client!)];
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
-      const k0 = performance.now();
-      await sleep(200);
-      child = await spawnCloud(store, embedded);
-      const ready = performance.now();
-      let back = 0;
-      while (performance.now() - ready < 45_000) {
-        back = all.filter((c) => c.connected).length;
-        if (back === all.length) break;
-        await sleep(100);
-      }
-      const recover = (performance.now() - ready) / 1000;
-      out.push({
-        area: 'e2e',
-        name: `reconnect storm: all ${all.length} clients back after a server restart (backoff 0.5-5 s, full jitter)`,
-        value: recover,
-        unit: 's',
-        target: '<= 30 s',
-        pass: back === all.length && recover <= 30,
-        extra: { back, total: all.length, sinceKillSeconds: (performance.now() - k0) / 1000, rssAfterMb: rssMb(child.pid!) },
-      });
-      // and payments still work afterwards
-      const after = await pay(0);
-      out.push({
-        area: 'e2e',
-        name: 'payment after the storm',
-        value: after.ms,
-        unit: 'ms',
-        pass: after.ok,
-      });
-      const inv2 = await check();
-      out.push({
-        area: 'e2e',
-        name: 'invariants after kill -9 + restart',
-        value: inv2.violations.length,
-        unit: 'violations',
-        target: '0',
-        pass: inv2.ok,
-      });
     } finally {
-      // the store is thrown away: kill the server first so 10k clients close without a broker to talk to
+      // the store is thrown away: kill the server first so the clients close without a broker to talk to
       await stopChild(child, 'SIGKILL');
-      await Promise.all(idle.map((c) => c.endAsync(true).catch(() => undefined)));
       await Promise.all(peers.map((p) => p.close()));
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,6 +10,7 @@ import type { BenchResult, BenchSuite } from './types';
 const suites: Array<() => Promise<BenchSuite>> = [
   () => import('./ledger').then((m) => m.suite),
   () => import('./e2e').then((m) => m.suite),
+  () => import('./connections').then((m) => m.suite),
   () => import('./eink').then((m) => m.suite),
   () => import('./r307').then((m) => m.suite),
   () => import('./scan').then((m) => m.suite),

@@ -1,0 +1,76 @@
+/**
+ * Shared by the benches that run the cloud as its own process (e2e, connections): the
+ * built `handset cloud serve` spawned with the embedded aedes broker, a free port, the
+ * process's RSS, and a clean stop.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** The built `handset` CLI (make bench builds it first): the server is measured as it ships, not under tsx. */
+export const HANDSET_BIN = fileURLToPath(new URL('../host-sdk/bin/handset.js', import.meta.url));
+export const SEED_KEY = 'a'.repeat(64);
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+export const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** Resident set size of a process, MB (from /proc). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** Spawns the built `handset cloud serve --quiet` on `store` and resolves once it logs "ready". */
+export async function spawnCloud(
+  store: string,
+  broker: string[],
+  registrySync: 'FULL' | 'NORMAL' = 'FULL',
+  extraArgs: string[] = [],
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      HANDSET_BIN,
+      'cloud',
+      'serve',
+      '--quiet',
+      '--store',
+      store,
+      ...broker,
+      '--http-port',
+      '0',
+      '--registry-sync',
+      registrySync,
+      ...extraArgs,
+    ],
+    { env: { ...process.env, HANDSET_SEED_KEY: SEED_KEY }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => l.includes('"ready"') && resolve());
+    child.once('exit', (c) => reject(new Error(`cloud exited ${c}`)));
+  });
+  return child;
+}
+
+export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await gone;
+}
