@@ -1,31 +1,39 @@
 /**
  * The authorisation / ledger scenario suite, written once and run on SQLite and on
- * PostgreSQL (authorisation.test.ts). Every scenario ends with the invariant checker.
+ * PostgreSQL, each directly on one CloudCenter (authorisation.test.ts) and with two
+ * CloudCenter workers behind the real Mosquitto on `$share` subscriptions
+ * (authorisation-mosquitto.test.ts). Every scenario ends with the invariant checker and
+ * a secret scan of the log; over MQTT also with "every published message was delivered
+ * to exactly one worker", and the suite checks that both workers decided payments.
  */
 import { ManualClock } from '@handset/device-drivers/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Outcome } from '../../src/cloud/center';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ledgerIds } from '../../src/cloud/ids';
 import type { LedgerStore } from '../../src/cloud/ledger/index';
 import { memoryLogger } from '../../src/cloud/log';
 import { encodeMessageText, type PaymentResult } from '../../src/protocol/index';
-import { makeWorld, type StoreKind, type World } from './fixtures';
+import { type Deployment, makeWorld, type SeenOutcome, type StoreKind, type World } from './fixtures';
 
-export function result(o: Outcome | undefined): PaymentResult {
-  if (o?.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(o)}`);
+export function result(o: SeenOutcome | undefined): PaymentResult {
+  if (o?.kind !== 'result')
+    throw new Error(`expected a result, got ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? `${v}` : v))}`);
   return o.result;
 }
 
-export function describeAuthorisationSuite(kind: StoreKind): void {
-  describe(`authorisation + ledger on ${kind}`, () => {
+export function describeAuthorisationSuite(kind: StoreKind, via: Deployment = 'direct'): void {
+  describe(`authorisation + ledger on ${kind}, ${via}`, () => {
     let w: (World & { stores: { ledger: LedgerStore } }) | undefined;
     let clock: ManualClock;
     const log = memoryLogger();
+    /** `to` and `replayed` exist only in-process: asserted on the direct path only. */
+    const direct = via === 'direct';
+    /** Per worker over the whole suite: messages received, results published, rejections. */
+    const totals = new Map<string, { received: number; results: number; rejected: number }>();
 
     async function world(policy = {}) {
       clock = new ManualClock({ autoAdvance: false });
       log.entries.length = 0;
-      w = await makeWorld(kind, clock, { logger: log, policy });
+      w = await makeWorld(kind, clock, { logger: log, policy, via });
       return w;
     }
 
@@ -36,6 +44,19 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
 
     afterEach(async () => {
       if (!w) return;
+      if (w.mqtt) {
+        // each message the suite published reached exactly one worker (shared subscription)
+        await w.mqtt.settle();
+        const stats = w.mqtt.stats();
+        expect(stats.reduce((n, s) => n + s.received, 0)).toBe(w.mqtt.sent);
+        for (const [i, s] of stats.entries()) {
+          const t = totals.get(`cloud-${i + 1}`) ?? { received: 0, results: 0, rejected: 0 };
+          t.received += s.received;
+          t.results += s.results;
+          t.rejected += s.rejected;
+          totals.set(`cloud-${i + 1}`, t);
+        }
+      }
       const rep = await w.center.checkInvariants();
       expect(rep.violations).toEqual([]);
       // nothing secret in the logs
@@ -46,6 +67,14 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
       expect(text).not.toMatch(/"signature":"[A-Za-z0-9_-]{20,}/);
       await w.cleanup();
       w = undefined;
+    });
+
+    afterAll(() => {
+      if (direct) return;
+      // both workers decided payments (results they published), not just one of them
+      console.log(`[${kind}, ${via}] per worker over the suite: ${JSON.stringify(Object.fromEntries(totals))}`);
+      expect([...totals.keys()]).toEqual(['cloud-1', 'cloud-2']);
+      for (const t of totals.values()) expect(t.results).toBeGreaterThan(0);
     });
 
     it('registers handsets: seed once per request, replay-safe, proof of key required', async () => {
@@ -74,7 +103,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
     });
 
     it('approves a scan-to-pay payment, books it once, and replays the first outcome', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, alice, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 1_250n, currency: 'EUR' });
       const auth = alice.authorise({
         merchantId: merchant,
@@ -83,7 +112,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
         currency: 'EUR',
         nowMs: clock.now(),
       });
-      const [o] = await center.authorise([{ payload: encodeMessageText('authorisation', auth), topicDeviceId: 'hs-alice' }]);
+      const [o] = await authorise([{ payload: encodeMessageText('authorisation', auth), topicDeviceId: 'hs-alice' }]);
       const r = result(o);
       expect(r).toMatchObject({
         status: 'approved',
@@ -91,23 +120,23 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
         authorisedAmount: 1_250n,
         ledgerTransferId: `pc-${auth.paymentId}`,
       });
-      expect(o?.kind === 'result' && o.to).toEqual({ device: true, merchant: true });
+      if (direct) expect(o?.kind === 'result' && o.to).toEqual({ device: true, merchant: true });
       expect(await bal(ledgerIds.user('alice'))).toBe(98_750n);
       expect(await bal(ledgerIds.merchant(merchant))).toBe(1_250n);
       clock.advance(5_000);
-      const [o2] = await center.authorise([{ payload: auth }]);
-      expect(o2?.kind === 'result' && o2.replayed).toBe(true);
+      const [o2] = await authorise([{ payload: auth }]);
+      if (direct) expect(o2?.kind === 'result' && o2.replayed).toBe(true);
       expect(result(o2)).toEqual(r);
       expect(await bal(ledgerIds.user('alice'))).toBe(98_750n);
       expect((await center.registry.read.getOrder(merchant, 'o-1'))?.status).toBe('paid');
     });
 
     it('refuses the same payment id with a different body and books nothing new', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, alice, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR' });
       await center.createOrder({ merchantId: merchant, orderRef: 'o-2', amount: 500n, currency: 'EUR' });
       const a1 = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
-      expect(result((await center.authorise([{ payload: a1 }]))[0]).status).toBe('approved');
+      expect(result((await authorise([{ payload: a1 }]))[0]).status).toBe('approved');
       const a2 = alice.authorise({
         merchantId: merchant,
         orderRef: 'o-2',
@@ -116,21 +145,21 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
         nowMs: clock.now(),
         paymentId: a1.paymentId,
       });
-      const [o] = await center.authorise([{ payload: a2 }]);
+      const [o] = await authorise([{ payload: a2 }]);
       expect(result(o)).toMatchObject({ status: 'declined', reason: 'idempotency_conflict', bookedAmount: 0n });
-      expect(o?.kind === 'result' && o.to.merchant).toBe(false);
+      if (direct) expect(o?.kind === 'result' && o.to?.merchant).toBe(false);
       expect(await bal(ledgerIds.merchant(merchant))).toBe(500n);
       expect((await center.registry.read.getPayment(a1.paymentId))?.orderRef).toBe('o-1');
     });
 
     it('typed rejections for malformed, oversized, mismatched and unknown-device messages; nothing booked', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, alice, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR' });
       const good = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
       const text = encodeMessageText('authorisation', good);
       const { SimHandset } = await import('../../src/cloud/sim');
       const ghost = new SimHandset({ deviceId: 'hs-ghost', account: 'alice' });
-      const outs = await center.authorise([
+      const outs = await authorise([
         { payload: '{"v":1,' },
         { payload: 'x'.repeat(10_000) },
         { payload: text.replace('"amount":"500"', '"amount":500') },
@@ -151,16 +180,16 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
       expect(await bal(ledgerIds.merchant(merchant))).toBe(0n);
       expect(await center.registry.read.listPayments()).toEqual([]);
       // the genuine one still goes through afterwards
-      expect(result((await center.authorise([{ payload: good }]))[0]).status).toBe('approved');
+      expect(result((await authorise([{ payload: good }]))[0]).status).toBe('approved');
     });
 
     it('bad signatures are declined unrecorded and lock the device after repeated failures; a host unlocks', async () => {
-      const { center, alice, merchant } = await world({ maxSecurityFailures: 3 });
+      const { center, alice, merchant, authorise } = await world({ maxSecurityFailures: 3 });
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR' });
       for (let i = 0; i < 3; i++) {
         const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
         const forged = { ...a, amount: 5n };
-        expect(result((await center.authorise([{ payload: forged }]))[0])).toMatchObject({
+        expect(result((await authorise([{ payload: forged }]))[0])).toMatchObject({
           status: 'declined',
           reason: 'bad_signature',
         });
@@ -168,14 +197,14 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
       expect(await center.registry.read.listPayments()).toEqual([]);
       expect((await center.registry.read.getDevice('hs-alice'))?.status).toBe('locked');
       const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
-      expect(result((await center.authorise([{ payload: a }]))[0])).toMatchObject({ reason: 'account_locked' });
+      expect(result((await authorise([{ payload: a }]))[0])).toMatchObject({ reason: 'account_locked' });
       await center.unlockDevice('hs-alice');
       const b = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 500n, currency: 'EUR', nowMs: clock.now() });
-      expect(result((await center.authorise([{ payload: b }]))[0]).status).toBe('approved');
+      expect(result((await authorise([{ payload: b }]))[0]).status).toBe('approved');
     });
 
     it('stale counters, expired and future timestamps are declined', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, alice, merchant, authorise } = await world();
       for (const ref of ['o-1', 'o-2', 'o-3', 'o-4'])
         await center.createOrder({ merchantId: merchant, orderRef: ref, amount: 100n, currency: 'EUR' });
       const a5 = alice.authorise({
@@ -186,7 +215,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
         nowMs: clock.now(),
         counter: 5,
       });
-      expect(result((await center.authorise([{ payload: a5 }]))[0]).status).toBe('approved');
+      expect(result((await authorise([{ payload: a5 }]))[0]).status).toBe('approved');
       const a4 = alice.authorise({
         merchantId: merchant,
         orderRef: 'o-2',
@@ -219,22 +248,22 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
         nowMs: clock.now() + 31_000,
         counter: 11,
       });
-      const outs = await center.authorise([{ payload: a4 }, { payload: a5b }, { payload: old }, { payload: future }]);
+      const outs = await authorise([{ payload: a4 }, { payload: a5b }, { payload: old }, { payload: future }]);
       expect(outs.map((o) => result(o).reason)).toEqual(['stale_counter', 'stale_counter', 'expired', 'future_timestamp']);
       expect(await bal(ledgerIds.merchant(merchant))).toBe(100n);
       // a decided decline is itself idempotent
-      const [again] = await center.authorise([{ payload: old }]);
+      const [again] = await authorise([{ payload: old }]);
       expect(result(again).reason).toBe('expired');
-      expect(again?.kind === 'result' && again.replayed).toBe(true);
+      if (direct) expect(again?.kind === 'result' && again.replayed).toBe(true);
     });
 
     it('order match: amount, currency, unknown order, unknown merchant, order paid twice', async () => {
-      const { center, alice, bob, merchant } = await world();
+      const { center, alice, bob, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 700n, currency: 'EUR' });
       await center.createMerchant({ merchantId: 'm-usd', currency: 'USD' });
       await center.createOrder({ merchantId: 'm-usd', orderRef: 'u-1', amount: 700n, currency: 'USD' });
       const t = clock.now();
-      const outs = await center.authorise([
+      const outs = await authorise([
         { payload: alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 699n, currency: 'EUR', nowMs: t }) },
         { payload: alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 700n, currency: 'USD', nowMs: t }) },
         { payload: alice.authorise({ merchantId: merchant, orderRef: 'nope', amount: 700n, currency: 'EUR', nowMs: t }) },
@@ -257,14 +286,14 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
     });
 
     it('step-up: over the limit needs fingerprint+pin; insufficient funds declines and frees the order', async () => {
-      const { center, alice, bob, merchant } = await world({ stepUpLimit: 5_000n });
+      const { center, alice, bob, merchant, authorise } = await world({ stepUpLimit: 5_000n });
       await center.createOrder({ merchantId: merchant, orderRef: 'big', amount: 6_000n, currency: 'EUR' });
       const t = clock.now();
-      const [fp] = await center.authorise([
+      const [fp] = await authorise([
         { payload: alice.authorise({ merchantId: merchant, orderRef: 'big', amount: 6_000n, currency: 'EUR', nowMs: t }) },
       ]);
       expect(result(fp).reason).toBe('pin_required');
-      const [poor] = await center.authorise([
+      const [poor] = await authorise([
         {
           payload: bob.authorise({
             merchantId: merchant,
@@ -278,7 +307,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
       ]);
       expect(result(poor)).toMatchObject({ status: 'declined', reason: 'insufficient_funds', bookedAmount: 0n });
       expect((await center.registry.read.getOrder(merchant, 'big'))?.paymentId).toBeNull();
-      const [pin] = await center.authorise([
+      const [pin] = await authorise([
         {
           payload: alice.authorise({
             merchantId: merchant,
@@ -295,7 +324,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
     });
 
     it('every message delivered twice (also within one batch) books each payment once', async () => {
-      const { center, alice, bob, merchant } = await world();
+      const { center, alice, bob, merchant, authorise } = await world();
       const msgs = [];
       for (let i = 0; i < 20; i++) {
         await center.createOrder({ merchantId: merchant, orderRef: `o-${i}`, amount: 10n + BigInt(i), currency: 'EUR' });
@@ -310,46 +339,51 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
           }),
         });
       }
-      const outs = await center.authorise([...msgs, ...msgs]);
+      const outs = await authorise([...msgs, ...msgs]);
       const first = outs.slice(0, 20).map((o) => result(o));
       const second = outs.slice(20).map((o) => result(o));
       expect(first.every((r) => r.status === 'approved')).toBe(true);
       expect(second).toEqual(first);
-      expect(outs.slice(20).every((o) => o.kind === 'result' && o.replayed)).toBe(true);
-      const again = await center.authorise(msgs);
+      if (direct) expect(outs.slice(20).every((o) => o.kind === 'result' && o.replayed)).toBe(true);
+      const again = await authorise(msgs);
       expect(again.map((o) => result(o))).toEqual(first);
       expect(await bal(ledgerIds.merchant(merchant))).toBe(20n * 10n + 190n);
     });
 
     it('a ledger failure mid-batch leaves `processing`; redelivery resumes and books once', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, centers, alice, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR' });
       const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR', nowMs: clock.now() });
-      const ledger = center.ledger;
-      const real = ledger.createTransfers.bind(ledger);
+      // whichever worker gets the message: its first ledger commit is its last word
       let fail = true;
-      ledger.createTransfers = async (ts) => {
-        if (fail) {
-          fail = false;
-          await real(ts); // committed, but the worker "dies" before it hears back
-          throw new Error('killed after commit');
-        }
-        return real(ts);
-      };
-      await expect(center.authorise([{ payload: a }])).rejects.toThrow('killed after commit');
+      const restore = centers.map(({ ledger }) => {
+        const real = ledger.createTransfers.bind(ledger);
+        ledger.createTransfers = async (ts) => {
+          if (fail) {
+            fail = false;
+            await real(ts); // committed, but the worker "dies" before it hears back
+            throw new Error('killed after commit');
+          }
+          return real(ts);
+        };
+        return () => {
+          ledger.createTransfers = real;
+        };
+      });
+      await expect(authorise([{ payload: a }])).rejects.toThrow('killed after commit');
       expect((await center.registry.read.getPayment(a.paymentId))?.status).toBe('processing');
       clock.advance(600_000); // long after the authorisation's time window
-      const [o] = await center.authorise([{ payload: a }]);
+      const [o] = await authorise([{ payload: a }]);
       expect(result(o)).toMatchObject({ status: 'approved', bookedAmount: 300n });
       expect(await bal(ledgerIds.merchant(merchant))).toBe(300n);
-      ledger.createTransfers = real;
+      for (const r of restore) r();
     });
 
     it('registry lost after a booking (power loss with registrySync NORMAL): the ledger decides, nothing doubles', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, alice, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR' });
       const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 300n, currency: 'EUR', nowMs: clock.now() });
-      expect(result((await center.authorise([{ payload: a }]))[0]).status).toBe('approved');
+      expect(result((await authorise([{ payload: a }]))[0]).status).toBe('approved');
       // a brand-new, empty registry over the same ledger: everything the registry knew is gone
       const { SqlRegistry } = await import('../../src/cloud/registry/index');
       const { SqliteClient } = await import('../../src/cloud/sql/client');
@@ -370,7 +404,7 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
     });
 
     it('show-to-pay: a pay code is consumed exactly once, expires, and charges replay', async () => {
-      const { center, alice, merchant } = await world();
+      const { alice, merchant, charge } = await world();
       const code = alice.paycode(clock.now());
       const ch = (paymentId: string, c = code, amount = 420n, orderRef = 'p-1') => ({
         payload: {
@@ -387,36 +421,36 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
         topicMerchantId: merchant,
       });
       const id1 = alice.newPaymentId(clock.now());
-      const [o1] = await center.charge([ch(id1)]);
+      const [o1] = await charge([ch(id1)]);
       expect(result(o1)).toMatchObject({ status: 'approved', flow: 'paycode', deviceId: 'hs-alice', bookedAmount: 420n });
-      const [o1b] = await center.charge([ch(id1)]);
+      const [o1b] = await charge([ch(id1)]);
       expect(result(o1b)).toEqual(result(o1));
-      const [o2] = await center.charge([ch(alice.newPaymentId(clock.now()), code, 420n, 'p-2')]);
+      const [o2] = await charge([ch(alice.newPaymentId(clock.now()), code, 420n, 'p-2')]);
       expect(result(o2).reason).toBe('paycode_used');
       clock.advance(20_000);
       const fresh = alice.paycode(clock.now());
       clock.advance(61_000);
-      const [o3] = await center.charge([ch(alice.newPaymentId(clock.now()), fresh, 10n, 'p-3')]);
+      const [o3] = await charge([ch(alice.newPaymentId(clock.now()), fresh, 10n, 'p-3')]);
       expect(result(o3).reason).toBe('paycode_invalid');
       const bad = `${code.slice(0, 18)}${(Number(code[18]) + 1) % 10}${code[19]}`;
-      const [o4] = await center.charge([ch(alice.newPaymentId(clock.now()), bad, 10n, 'p-4')]);
+      const [o4] = await charge([ch(alice.newPaymentId(clock.now()), bad, 10n, 'p-4')]);
       expect(result(o4).reason).toBe('paycode_invalid');
-      const [o5] = await center.charge([{ ...ch(alice.newPaymentId(clock.now())), topicMerchantId: 'm-other' }]);
+      const [o5] = await charge([{ ...ch(alice.newPaymentId(clock.now())), topicMerchantId: 'm-other' }]);
       expect(o5?.kind === 'rejected' && o5.code).toBe('MERCHANT_MISMATCH');
       const other = alice.paycode(clock.now());
-      const [o6] = await center.charge([ch(alice.newPaymentId(clock.now()), other, 5_001n, 'p-6')]);
+      const [o6] = await charge([ch(alice.newPaymentId(clock.now()), other, 5_001n, 'p-6')]);
       expect(result(o6).reason).toBe('limit_exceeded');
       expect(await bal(ledgerIds.merchant(merchant))).toBe(420n);
     });
 
     it('manual capture, partial capture, void, and refunds (partial, idempotent, never more than captured)', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, alice, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'm-1', amount: 1_000n, currency: 'EUR', capture: 'manual' });
       await center.createOrder({ merchantId: merchant, orderRef: 'm-2', amount: 800n, currency: 'EUR', capture: 'manual' });
       const t = clock.now();
       const a1 = alice.authorise({ merchantId: merchant, orderRef: 'm-1', amount: 1_000n, currency: 'EUR', nowMs: t });
       const a2 = alice.authorise({ merchantId: merchant, orderRef: 'm-2', amount: 800n, currency: 'EUR', nowMs: t });
-      const outs = await center.authorise([{ payload: a1 }, { payload: a2 }]);
+      const outs = await authorise([{ payload: a1 }, { payload: a2 }]);
       expect(outs.map((o) => result(o).ledgerTransferId)).toEqual([`pa-${a1.paymentId}`, `pa-${a2.paymentId}`]);
       const [acct] = await center.ledger.lookupAccounts([ledgerIds.user('alice')]);
       expect(acct?.debitsPending).toBe(1_800n);
@@ -447,10 +481,10 @@ export function describeAuthorisationSuite(kind: StoreKind): void {
     });
 
     it('concurrent refunds with different keys never exceed the captured amount', async () => {
-      const { center, alice, merchant } = await world();
+      const { center, alice, merchant, authorise } = await world();
       await center.createOrder({ merchantId: merchant, orderRef: 'o-1', amount: 1_000n, currency: 'EUR' });
       const a = alice.authorise({ merchantId: merchant, orderRef: 'o-1', amount: 1_000n, currency: 'EUR', nowMs: clock.now() });
-      await center.authorise([{ payload: a }]);
+      await authorise([{ payload: a }]);
       const tries = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => center.refund(a.paymentId, 300n, `k-${i}`)));
       expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(3);
       expect(await bal(ledgerIds.merchant(merchant))).toBe(100n);

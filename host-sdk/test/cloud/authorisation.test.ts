@@ -1,4 +1,4 @@
 import { describeAuthorisationSuite } from './authorisation-suite';
 import { STORE_KINDS } from './fixtures';
 
-for (const kind of STORE_KINDS) describeAuthorisationSuite(kind);
+for (const kind of STORE_KINDS) describeAuthorisationSuite(kind, 'direct');

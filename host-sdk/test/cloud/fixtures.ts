@@ -5,12 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '@handset/device-drivers/core';
 import pg from 'pg';
-import { CloudCenter, type CloudPolicy } from '../../src/cloud/center';
-import type { CloudLogger } from '../../src/cloud/log';
+import { type AuthInput, type ChargeInput, CloudCenter, type CloudPolicy } from '../../src/cloud/center';
+import { type CloudLogger, silentLogger } from '../../src/cloud/log';
 import { SeedVault } from '../../src/cloud/registry/vault';
 import { SimHandset } from '../../src/cloud/sim';
 import { dropSchema } from '../../src/cloud/sql/pg';
 import { type OpenStores, openStores } from '../../src/cloud/stores';
+import { MosquittoDeployment, type SeenOutcome } from './mosquitto-deployment';
+
+export type { SeenOutcome } from './mosquitto-deployment';
 
 export const PG_URL = process.env.HANDSET_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const STORE_KINDS = ['sqlite', 'postgres'] as const;
@@ -52,11 +55,30 @@ export async function freshStores(
 
 export const TEST_KEY = new Uint8Array(32).fill(7);
 
+/**
+ * How the World's handset and merchant messages reach the cloud: `direct` calls one
+ * CloudCenter in-process; `mosquitto-2-workers` runs two CloudCenter workers, each with
+ * its own store connections to the SAME store and its own MQTT ingest on the real
+ * Mosquitto with `$share` subscriptions, and publishes every input on its topic.
+ */
+export const DEPLOYMENTS = ['direct', 'mosquitto-2-workers'] as const;
+export type Deployment = (typeof DEPLOYMENTS)[number];
+
 export interface World {
+  via: Deployment;
+  /** Worker 1's center: registration, setup and operator actions (lock, orders, capture, refund). */
   center: CloudCenter;
+  /** Every worker's center (one on the direct path). */
+  centers: readonly CloudCenter[];
   alice: SimHandset;
   bob: SimHandset;
   merchant: string;
+  /** Scan-to-pay authorisations, one outcome per input, in input order (over MQTT: published on `handset/v1/{id}/auth`). */
+  authorise(inputs: readonly AuthInput[]): Promise<SeenOutcome[]>;
+  /** Merchant pay-code charges (over MQTT: published on `merchant/v1/{id}/charges`). */
+  charge(inputs: readonly ChargeInput[]): Promise<SeenOutcome[]>;
+  /** The MQTT deployment (undefined on the direct path). */
+  mqtt?: MosquittoDeployment;
   cleanup: () => Promise<void>;
 }
 
@@ -64,27 +86,73 @@ export interface World {
 export async function makeWorld(
   kind: StoreKind,
   clock: Clock,
-  o: { logger?: CloudLogger; policy?: Partial<CloudPolicy>; stores?: OpenStores } = {},
+  o: { logger?: CloudLogger; policy?: Partial<CloudPolicy>; stores?: OpenStores; via?: Deployment } = {},
 ): Promise<World & { stores: OpenStores }> {
+  const via = o.via ?? 'direct';
+  if (o.stores && via !== 'direct') throw new Error('a world over MQTT opens its own stores');
   const fresh = o.stores ? undefined : await freshStores(kind, clock);
   const stores = o.stores ?? fresh!.stores;
-  const center = new CloudCenter({
-    registry: stores.registry,
-    ledger: stores.ledger,
-    vault: new SeedVault(TEST_KEY),
-    clock,
-    logger: o.logger,
-    policy: o.policy,
-  });
-  await center.createUser({ account: 'alice', currency: 'EUR' });
-  await center.createUser({ account: 'bob', currency: 'EUR' });
-  await center.createMerchant({ merchantId: 'm-shop', currency: 'EUR', name: 'Corner Shop' });
-  await center.deposit('alice', 100_000n, 'initial');
-  await center.deposit('bob', 1_000n, 'initial');
-  const alice = new SimHandset({ deviceId: 'hs-alice', account: 'alice' });
-  const bob = new SimHandset({ deviceId: 'hs-bob', account: 'bob' });
-  for (const h of [alice, bob]) h.accept(await center.register(h.registrationRequest(clock.now())));
-  return { center, alice, bob, merchant: 'm-shop', stores, cleanup: async () => fresh?.cleanup() };
+  const base = o.logger ?? silentLogger;
+  const closers: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  };
+  closers.push(async () => fresh?.cleanup());
+  try {
+    const centerOn = (s: OpenStores, logger: CloudLogger) =>
+      new CloudCenter({
+        registry: s.registry,
+        ledger: s.ledger,
+        vault: new SeedVault(TEST_KEY),
+        clock,
+        logger,
+        policy: o.policy,
+      });
+    let centers: CloudCenter[];
+    let mqtt: MosquittoDeployment | undefined;
+    if (via === 'direct') centers = [centerOn(stores, base)];
+    else {
+      // worker 2 opens its own connections to the same SQLite files / PostgreSQL schema
+      const second = await openStores({ store: fresh!.spec, schema: fresh!.schema, clock });
+      closers.push(() => second.close());
+      const pending: CloudCenter[] = [];
+      const loggers: CloudLogger[] = [];
+      const dep = new MosquittoDeployment(pending);
+      for (const [i, s] of [stores, second].entries()) {
+        loggers.push(dep.workerLogger(i, base));
+        pending.push(centerOn(s, loggers[i]!));
+      }
+      centers = pending;
+      await dep.start(loggers);
+      closers.push(() => dep.stop());
+      mqtt = dep;
+    }
+    const center = centers[0]!;
+    await center.createUser({ account: 'alice', currency: 'EUR' });
+    await center.createUser({ account: 'bob', currency: 'EUR' });
+    await center.createMerchant({ merchantId: 'm-shop', currency: 'EUR', name: 'Corner Shop' });
+    await center.deposit('alice', 100_000n, 'initial');
+    await center.deposit('bob', 1_000n, 'initial');
+    const alice = new SimHandset({ deviceId: 'hs-alice', account: 'alice' });
+    const bob = new SimHandset({ deviceId: 'hs-bob', account: 'bob' });
+    for (const h of [alice, bob]) h.accept(await center.register(h.registrationRequest(clock.now())));
+    return {
+      via,
+      center,
+      centers,
+      alice,
+      bob,
+      merchant: 'm-shop',
+      stores,
+      mqtt,
+      authorise: (inputs) => (mqtt ? mqtt.authorise(inputs) : center.authorise(inputs)),
+      charge: (inputs) => (mqtt ? mqtt.charge(inputs) : center.charge(inputs)),
+      cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
 }
 
 /** A TCP port free right now on 127.0.0.1. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Aedes } from 'aedes';
 import type { MqttClient } from 'mqtt';
 import { type BackoffOptions, connectMqtt } from '../../mqtt/index';
@@ -53,9 +54,15 @@ export interface IngestOptions {
 }
 
 interface Incoming {
+  raw: string;
   topic: ParsedTopic;
   payload: Buffer;
   receivedAt: number;
+}
+
+/** First 16 hex digits of the payload's SHA-256: names a rejected message in the log without its content. */
+export function payloadDigest(payload: Uint8Array): string {
+  return createHash('sha256').update(payload).digest('hex').slice(0, 16);
 }
 
 /**
@@ -153,7 +160,7 @@ export class CloudIngest {
       this.log.warn('mqtt.rejected', { code: 'UNKNOWN_TOPIC', topic });
       return;
     }
-    this.queue.push({ topic: parsed, payload, receivedAt: this.o.center.clock.now() });
+    this.queue.push({ raw: topic, topic: parsed, payload, receivedAt: this.o.center.clock.now() });
     this.schedule();
   }
 
@@ -185,28 +192,43 @@ export class CloudIngest {
 
   private async process(batch: Incoming[]): Promise<void> {
     const auths: AuthInput[] = [];
+    const authFrom: Incoming[] = [];
     const charges: ChargeInput[] = [];
+    const chargeFrom: Incoming[] = [];
     for (const m of batch) {
       const t = m.topic;
-      if (t.kind === 'auth') auths.push({ payload: m.payload, topicDeviceId: t.deviceId, receivedAt: m.receivedAt });
-      else if (t.kind === 'merchantCharges')
+      if (t.kind === 'auth') {
+        auths.push({ payload: m.payload, topicDeviceId: t.deviceId, receivedAt: m.receivedAt });
+        authFrom.push(m);
+      } else if (t.kind === 'merchantCharges') {
         charges.push({ payload: m.payload, topicMerchantId: t.merchantId, receivedAt: m.receivedAt });
-      else if (t.kind === 'register') await this.register(t.deviceId, m.payload);
+        chargeFrom.push(m);
+      } else if (t.kind === 'register') await this.register(t.deviceId, m.payload);
       else if (t.kind === 'merchantOrders') await this.order(t.merchantId, m.payload);
     }
-    if (auths.length) this.publishAll(await this.o.center.authorise(auths));
-    if (charges.length) this.publishAll(await this.o.center.charge(charges));
+    if (auths.length) this.publishAll(await this.o.center.authorise(auths), authFrom);
+    if (charges.length) this.publishAll(await this.o.center.charge(charges), chargeFrom);
   }
 
   /**
    * Publishes each result outcome to `handset/v1/{deviceId}/result` and/or
    * `merchant/v1/{merchantId}/results` (as `outcome.to` says); rejected outcomes are
-   * counted, not published. Used for the MQTT batches and for decisions made over HTTP.
+   * counted and logged (`mqtt.rejected` with the topic and the first 16 hex digits of the
+   * payload's SHA-256, never the payload), not published. Used for the MQTT batches and
+   * for decisions made over HTTP.
    */
-  publishAll(outcomes: readonly Outcome[]): void {
-    for (const o of outcomes) {
+  publishAll(outcomes: readonly Outcome[], from?: readonly { raw: string; payload: Uint8Array }[]): void {
+    for (const [i, o] of outcomes.entries()) {
       if (o.kind === 'rejected') {
         this.stats.rejected++;
+        const m = from?.[i];
+        if (m)
+          this.log.warn('mqtt.rejected', {
+            code: o.code,
+            topic: m.raw,
+            bytes: m.payload.length,
+            digest: payloadDigest(m.payload),
+          });
         continue;
       }
       // built by the center from validated, stored fields: serialised without a second schema pass
