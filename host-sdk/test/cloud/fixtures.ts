@@ -13,7 +13,7 @@ import { dropSchema } from '../../src/cloud/sql/pg';
 import { type OpenStores, openStores } from '../../src/cloud/stores';
 import { MosquittoDeployment, type SeenOutcome } from './mosquitto-deployment';
 
-export type { SeenOutcome } from './mosquitto-deployment';
+export { MosquittoDeployment, type SeenOutcome } from './mosquitto-deployment';
 
 export const PG_URL = process.env.HANDSET_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const STORE_KINDS = ['sqlite', 'postgres'] as const;
@@ -86,7 +86,14 @@ export interface World {
 export async function makeWorld(
   kind: StoreKind,
   clock: Clock,
-  o: { logger?: CloudLogger; policy?: Partial<CloudPolicy>; stores?: OpenStores; via?: Deployment } = {},
+  o: {
+    logger?: CloudLogger;
+    policy?: Partial<CloudPolicy>;
+    stores?: OpenStores;
+    via?: Deployment;
+    /** Long-lived MQTT workers to reuse (else the World starts and stops its own). */
+    deployment?: MosquittoDeployment;
+  } = {},
 ): Promise<World & { stores: OpenStores }> {
   const via = o.via ?? 'direct';
   if (o.stores && via !== 'direct') throw new Error('a world over MQTT opens its own stores');
@@ -112,20 +119,23 @@ export async function makeWorld(
     let mqtt: MosquittoDeployment | undefined;
     if (via === 'direct') centers = [centerOn(stores, base)];
     else {
-      // worker 2 opens its own connections to the same SQLite files / PostgreSQL schema
-      const second = await openStores({ store: fresh!.spec, schema: fresh!.schema, clock });
-      closers.push(() => second.close());
-      const pending: CloudCenter[] = [];
-      const loggers: CloudLogger[] = [];
-      const dep = new MosquittoDeployment(pending);
-      for (const [i, s] of [stores, second].entries()) {
-        loggers.push(dep.workerLogger(i, base));
-        pending.push(centerOn(s, loggers[i]!));
+      mqtt = o.deployment;
+      if (!mqtt) {
+        const own = new MosquittoDeployment(2);
+        await own.start();
+        closers.push(() => own.stop());
+        mqtt = own;
       }
-      centers = pending;
-      await dep.start(loggers);
-      closers.push(() => dep.stop());
-      mqtt = dep;
+      // worker 2 (and any further) opens its own connections to the same SQLite files / PostgreSQL schema
+      const more = await Promise.all(
+        Array.from({ length: mqtt.workers - 1 }, () => openStores({ store: fresh!.spec, schema: fresh!.schema, clock })),
+      );
+      for (const m of more) closers.push(() => m.close());
+      const dep = mqtt;
+      centers = [stores, ...more].map((s, i) => centerOn(s, dep.workerLogger(i)));
+      await dep.use(centers, base);
+      // the workers finish what they hold before their stores close
+      closers.push(() => dep.settle());
     }
     const center = centers[0]!;
     await center.createUser({ account: 'alice', currency: 'EUR' });

@@ -1,16 +1,28 @@
 /**
  * The scenario suite's MQTT deployment: N CloudCenter workers, each with its own store
- * connections and its own CloudIngest on the real Mosquitto (MQTT 5 `$share/cloud/...`),
- * under a topic root unique to one World. The suite's inputs are published the way
- * handsets and merchant terminals publish them, and each input's outcome is read back
- * from the broker (the result topic) or - for input the cloud rejects without an answer -
- * from the worker's `mqtt.rejected` log entry (topic + payload digest).
+ * connections and its own CloudIngest on a real Mosquitto (MQTT 5 `$share/cloud/...`),
+ * under a topic root unique to the deployment. By default the broker is our own mosquitto
+ * process from the project's generated config (ACL: devices and merchants publish and read
+ * only under their own id; `set_tcp_nodelay`); `HANDSET_MQTT_URL=mqtt://127.0.0.1:1883`
+ * uses the machine's broker instead (no ACL there, and no `set_tcp_nodelay`: measured
+ * ~44 ms per request/result round trip there against ~1 ms on ours, from Nagle + delayed
+ * ACK on the broker's sockets).
+ *
+ * The suite's inputs are published the way handsets and merchant terminals publish them
+ * (one connection per device / merchant id, username = id), and each input's outcome is
+ * read back from that identity's result topic or - for input the cloud rejects without an
+ * answer - from the worker's `mqtt.rejected` log entry (topic + payload digest).
  */
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { AuthInput, ChargeInput, CloudCenter } from '../../src/cloud/center';
-import type { CloudLogger } from '../../src/cloud/log';
+import { type CloudLogger, silentLogger } from '../../src/cloud/log';
 import { CloudIngest, payloadDigest } from '../../src/cloud/mqtt/ingest';
+import { type MosquittoProcess, startMosquitto, writeMosquittoConfig } from '../../src/cloud/mqtt/mosquitto';
 import { connectMqtt } from '../../src/mqtt/index';
 import {
   type Authorisation,
@@ -24,7 +36,16 @@ import {
   type Topics,
 } from '../../src/protocol/index';
 
-export const MOSQUITTO_URL = process.env.HANDSET_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+/** A TCP port free right now on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
 
 /**
  * What the World answers for one input: the center's `Outcome`, except that `to` and
@@ -63,6 +84,10 @@ interface Send {
   bytes: Buffer;
   /** Result stream key (`d:`/`m:` + payment id) when the payload names a payment id. */
   resultKey?: string;
+  /** The identity that publishes it (the topic's device / merchant id). */
+  from: string;
+  /** The identity whose result topic will carry its outcome, if any. */
+  to?: string;
   /** Device / order / payment / merchant keys: inputs sharing one are sent in order. */
   keys: string[];
 }
@@ -85,30 +110,45 @@ function keys(...parts: Array<[string, ...unknown[]]>): string[] {
   return parts.filter(([, ...v]) => v.every((x) => typeof x === 'string')).map(([k, ...v]) => `${k}:${v.join('/')}`);
 }
 
-/** Deployment of `centers` as MQTT workers; `log(i)` is worker i's logger (the deployment listens to it). */
+/**
+ * N long-lived MQTT workers (like `handset cloud serve --broker ... --client-id cloud-N`
+ * processes) whose CloudCenter is swapped per test: `use(centers)` points worker i at
+ * centers[i] (each on its own store connections), so one World's decisions are made by
+ * fresh centers while the broker connections and `$share` subscriptions stay up - the
+ * per-test cost is the stores, not N+2 MQTT handshakes.
+ */
 export class MosquittoDeployment {
   readonly root = `t${randomBytes(5).toString('hex')}/`;
   readonly topics: Topics;
   readonly ingests: CloudIngest[] = [];
-  /** Messages published so far. */
+  /** Messages published since the last use(). */
   sent = 0;
-  private client: MqttClient | undefined;
+  /** One connection per device / merchant identity (username = id), subscribed to its own result topic. */
+  private readonly peers = new Map<string, Promise<MqttClient>>();
+  private mosquitto: MosquittoProcess | undefined;
+  private dir: string | undefined;
+  url = '';
   private readonly run = randomBytes(3).toString('hex');
+  private readonly current: Array<CloudCenter | undefined>;
+  private base: CloudLogger = silentLogger;
+  private baseline: WorkerStats[] = [];
   private readonly results = new Map<string, SeenOutcome[]>();
   private readonly resultWaiters = new Map<string, Waiter[]>();
   private readonly rejections = new Map<string, SeenOutcome[]>();
   private readonly rejectionWaiters = new Map<string, Waiter[]>();
   private readonly failures = new Set<(err: Error) => void>();
 
+  /** `broker`: a URL (e.g. the machine's `mqtt://127.0.0.1:1883`), or 'own' (default). */
   constructor(
-    readonly centers: readonly CloudCenter[],
-    readonly url = MOSQUITTO_URL,
+    readonly workers = 2,
+    readonly broker: string = process.env.HANDSET_MQTT_URL ?? 'own',
   ) {
     this.topics = createTopics(this.root);
+    this.current = new Array(workers).fill(undefined);
   }
 
-  /** A logger for worker `i` that also feeds the deployment (rejections, failed batches). */
-  workerLogger(i: number, base: CloudLogger): CloudLogger {
+  /** Worker i's logger: the base logger of the current World, tapped for rejections and failed batches. */
+  workerLogger(i: number): CloudLogger {
     const tap = (event: string, fields: Record<string, unknown> = {}) => {
       if (event === 'mqtt.rejected' && typeof fields.digest === 'string') {
         const o: SeenOutcome = {
@@ -124,13 +164,13 @@ export class MosquittoDeployment {
       }
     };
     return {
-      info: (e, f) => base.info(e, f),
+      info: (e, f) => this.base.info(e, f),
       warn: (e, f) => {
-        base.warn(e, f);
+        this.base.warn(e, f);
         tap(e, f);
       },
       error: (e, f) => {
-        base.error(e, f);
+        this.base.error(e, f);
         tap(e, f);
       },
     };
@@ -140,37 +180,87 @@ export class MosquittoDeployment {
     return `cloud-${this.run}-${i + 1}`;
   }
 
-  async start(loggers: readonly CloudLogger[]): Promise<void> {
-    for (const [i, center] of this.centers.entries()) {
-      const ingest = new CloudIngest({
-        center,
-        url: this.url,
-        clientId: this.clientId(i),
-        root: this.root,
-        shared: true,
-        logger: loggers[i],
+  /** Points the workers at the given centers (one per worker) and logger; resets the per-World counters. */
+  async use(centers: readonly CloudCenter[], base: CloudLogger = silentLogger): Promise<void> {
+    if (centers.length !== this.workers) throw new Error(`expected ${this.workers} centers`);
+    await this.settle();
+    centers.forEach((c, i) => {
+      this.current[i] = c;
+    });
+    this.base = base;
+    this.sent = 0;
+    this.baseline = this.totals();
+  }
+
+  /** Worker i's center as the ingest sees it: whatever use() last gave worker i. */
+  private centerOf(i: number): CloudCenter {
+    return new Proxy({} as CloudCenter, {
+      get: (_t, key) => {
+        const c = this.current[i];
+        if (!c) throw new Error(`worker ${i + 1} has no center (use() first)`);
+        const v: unknown = Reflect.get(c, key, c);
+        return typeof v === 'function' ? v.bind(c) : v;
+      },
+    });
+  }
+
+  /**
+   * Starts the broker (unless external) and the workers' ingests. 'own': a mosquitto
+   * process from the project's generated config (`writeMosquittoConfig`: the generated
+   * ACL with these workers as cloud users, `set_tcp_nodelay`) on a free port.
+   */
+  async start(): Promise<void> {
+    if (this.broker === 'own') {
+      const dir = mkdtempSync(join(tmpdir(), 'mosq-suite-'));
+      chmodSync(dir, 0o755); // mosquitto started as root drops to its own user, which must read the ACL
+      this.dir = dir;
+      const port = await freePort();
+      const cloudUsers = Array.from({ length: this.workers }, (_, i) => this.clientId(i));
+      this.mosquitto = await startMosquitto(writeMosquittoConfig({ dir, port, root: this.root, cloudUsers }), port);
+      this.url = this.mosquitto.url;
+    } else this.url = this.broker;
+    const ingests = Array.from(
+      { length: this.workers },
+      (_, i) =>
+        new CloudIngest({
+          center: this.centerOf(i),
+          url: this.url,
+          clientId: this.clientId(i),
+          root: this.root,
+          shared: true,
+          logger: this.workerLogger(i),
+        }),
+    );
+    await Promise.all(ingests.map((g) => g.start()));
+    this.ingests.push(...ingests);
+  }
+
+  /** The connection of a device or merchant, subscribed to its own result topic. */
+  private peer(id: string): Promise<MqttClient> {
+    let p = this.peers.get(id);
+    if (p) return p;
+    p = (async () => {
+      // username = identity (what the ACL's %u patterns check); client id unique to this run
+      const c = await connectMqtt(this.url, { clientId: `${id}-${this.run}`, username: id, clean: true, protocolVersion: 5 });
+      c.on('message', (topic, payload) => {
+        let r: PaymentResult;
+        let key: string;
+        try {
+          const t = this.topics.parse(topic);
+          r = decodeMessage('result', payload);
+          key = `${t.kind === 'result' ? 'd' : 'm'}:${r.paymentId}`;
+        } catch {
+          return;
+        }
+        this.deliver(this.resultWaiters, this.results, key, { kind: 'result', result: r });
       });
-      await ingest.start();
-      this.ingests.push(ingest);
-    }
-    const c = await connectMqtt(this.url, { clientId: `suite-${this.run}`, clean: true, protocolVersion: 5 });
-    this.client = c;
-    c.on('message', (topic, payload) => {
-      let r: PaymentResult;
-      let key: string;
-      try {
-        const t = this.topics.parse(topic);
-        r = decodeMessage('result', payload);
-        key = `${t.kind === 'result' ? 'd' : 'm'}:${r.paymentId}`;
-      } catch {
-        return;
-      }
-      this.deliver(this.resultWaiters, this.results, key, { kind: 'result', result: r });
-    });
-    await c.subscribeAsync({
-      [`${this.root}handset/v1/+/result`]: { qos: 1 },
-      [`${this.root}merchant/v1/+/results`]: { qos: 1 },
-    });
+      const topic = isMerchantId(id) ? this.topics.merchantResults(id) : this.topics.result(id);
+      const granted = await c.subscribeAsync(topic, { qos: 1 });
+      if (granted.some((g) => g.qos > 2)) throw new Error(`${id}: subscription to ${topic} refused`);
+      return c;
+    })();
+    this.peers.set(id, p);
+    return p;
   }
 
   private deliver(waiters: Map<string, Waiter[]>, buffer: Map<string, SeenOutcome[]>, key: string, v: SeenOutcome): void {
@@ -198,6 +288,8 @@ export class MosquittoDeployment {
           index,
           topic: this.topics.auth(deviceId),
           bytes,
+          from: deviceId,
+          to: isDeviceId(p.deviceId) ? p.deviceId : undefined,
           // scan-to-pay outcomes always go to the device's result topic
           resultKey: paymentId && `d:${paymentId}`,
           keys: keys(['dev', deviceId], ['dev', p.deviceId], ['order', p.merchantId, p.orderRef], ['pay', paymentId]),
@@ -220,6 +312,8 @@ export class MosquittoDeployment {
           index,
           topic: this.topics.merchantCharges(merchantId),
           bytes,
+          from: merchantId,
+          to: isMerchantId(p.merchantId) ? p.merchantId : undefined,
           // pay-code outcomes always go to the merchant named in the message
           resultKey: paymentId && isMerchantId(p.merchantId) ? `m:${paymentId}` : undefined,
           keys: keys(['merchant', merchantId], ['order', p.merchantId, p.orderRef], ['pay', paymentId]),
@@ -240,6 +334,8 @@ export class MosquittoDeployment {
     // nothing of an earlier call is still awaited (each call awaits all its outcomes)
     this.results.clear();
     this.rejections.clear();
+    const ids = new Set(sends.flatMap((s) => (s.to ? [s.from, s.to] : [s.from])));
+    const peers = new Map(await Promise.all([...ids].map(async (id) => [id, await this.peer(id)] as const)));
     const out: SeenOutcome[] = new Array(sends.length);
     // slots: identical messages travel together
     const slots: Send[][] = [];
@@ -293,7 +389,9 @@ export class MosquittoDeployment {
                 slot.map(async (s) => {
                   const o = this.await(s, cancels);
                   this.sent++;
-                  await this.client!.publishAsync(s.topic, s.bytes, { qos: 1 });
+                  peers.get(s.from)!.publish(s.topic, s.bytes, { qos: 1 }, (err) => {
+                    if (err) fail(err);
+                  });
                   out[s.index] = await o;
                 }),
               );
@@ -342,7 +440,7 @@ export class MosquittoDeployment {
     });
   }
 
-  stats(): WorkerStats[] {
+  private totals(): WorkerStats[] {
     return this.ingests.map((g, i) => ({
       clientId: this.clientId(i),
       received: g.stats.received,
@@ -352,15 +450,35 @@ export class MosquittoDeployment {
     }));
   }
 
+  /** Per worker, since the last use(). */
+  stats(): WorkerStats[] {
+    return this.totals().map((t, i) => {
+      const b = this.baseline[i];
+      return b
+        ? {
+            ...t,
+            received: t.received - b.received,
+            results: t.results - b.results,
+            rejected: t.rejected - b.rejected,
+            batches: t.batches - b.batches,
+          }
+        : t;
+    });
+  }
+
   /** Resolves when every worker has decided everything delivered to it. */
   async settle(): Promise<void> {
-    for (const g of this.ingests) await g.settle();
+    await Promise.all(this.ingests.map((g) => g.settle()));
   }
 
   async stop(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    await c?.endAsync().catch(() => undefined);
-    for (const g of this.ingests.splice(0)) await g.stop();
+    const peers = [...this.peers.values()];
+    this.peers.clear();
+    await Promise.all([
+      ...peers.map(async (p) => (await p).endAsync().catch(() => undefined)),
+      ...this.ingests.splice(0).map((g) => g.stop()),
+    ]);
+    await this.mosquitto?.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
