@@ -36,12 +36,7 @@ export function rssMb(pid: number): number {
 }
 
 /** Spawns the built `handset cloud serve --quiet` on `store` and resolves once it logs "ready". */
-export async function spawnCloud(
-  store: string,
-  broker: string[],
-  registrySync: 'FULL' | 'NORMAL' = 'FULL',
-  extraArgs: string[] = [],
-): Promise<ChildProcess> {
+export async function spawnCloud(store: string, broker: string[], extraArgs: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -55,8 +50,6 @@ export async function spawnCloud(
       ...broker,
       '--http-port',
       '0',
-      '--registry-sync',
-      registrySync,
       ...extraArgs,
     ],
     { env: { ...process.env, HANDSET_SEED_KEY: SEED_KEY }, stdio: ['ignore', 'pipe', 'inherit'] },

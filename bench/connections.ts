@@ -132,7 +132,7 @@ export const suite: BenchSuite = {
         return { ms: performance.now() - t, ok: r.status === 'approved' };
       };
 
-      child = await spawnCloud(store, embedded, 'FULL');
+      child = await spawnCloud(store, embedded);
       const rssStart = rssMb(child.pid!);
       for (let i = 0; i < handsets.length; i += 50) {
         peers.push(

@@ -35,7 +35,7 @@ import {
   type RegistrationRequest,
   type RegistrationResponse,
   toBase64Url,
-  verifyAuthorisation,
+  verifyAuthorisationAsync,
   verifyPaycode,
   verifyRegistration,
 } from '../protocol/index';
@@ -60,6 +60,7 @@ import type {
   UserRecord,
 } from './registry/index';
 import type { SeedVault } from './registry/vault';
+import type { StoreScope, UnitOfWork } from './stores';
 
 /** Payment rules. Amounts are minor units of the payment's currency. */
 export interface CloudPolicy {
@@ -93,6 +94,12 @@ export interface CenterOptions {
   registry: RegistryStore;
   /** Put a GroupCommitLedger here for throughput. */
   ledger: LedgerStore;
+  /**
+   * Both stores in one transaction (`OpenStores.unitOfWork`, SQLite): each payment batch
+   * is then decided in ONE commit - claim, booking and finalise together - instead of
+   * three.
+   */
+  unitOfWork?: UnitOfWork;
   vault: SeedVault;
   clock?: Clock;
   crypto?: CryptoProvider;
@@ -151,6 +158,7 @@ export class CloudCenter {
   readonly registry: RegistryStore;
   readonly ledger: LedgerStore;
   readonly clock: Clock;
+  private readonly unitOfWork: UnitOfWork;
   readonly crypto: CryptoProvider;
   readonly policy: CloudPolicy;
   private readonly vault: SeedVault;
@@ -162,6 +170,7 @@ export class CloudCenter {
   constructor(o: CenterOptions) {
     this.registry = o.registry;
     this.ledger = o.ledger;
+    this.unitOfWork = o.unitOfWork ?? ((fn) => fn({ registry: this.registry, ledger: this.ledger }));
     this.vault = o.vault;
     this.clock = o.clock ?? systemClock;
     this.crypto = o.crypto ?? nodeCrypto;
@@ -380,6 +389,8 @@ export class CloudCenter {
   async authorise(inputs: readonly AuthInput[]): Promise<Outcome[]> {
     const out: Outcome[] = new Array(inputs.length);
     const cands: Candidate[] = [];
+    // the batch's signatures are checked in parallel, off the event loop
+    const signed: Array<{ c: Candidate; deviceId: string; ok: Promise<boolean> }> = [];
     for (const [i, input] of inputs.entries()) {
       const receivedAt = input.receivedAt ?? this.clock.now();
       let auth: Authorisation;
@@ -417,13 +428,16 @@ export class CloudCenter {
         out[i] = this.unrecorded(c, 'unknown_device', { device: true, merchant: false });
         continue;
       }
-      if (!verifyAuthorisation(this.crypto, device.publicKey, auth)) {
-        await this.securityFailure(device.deviceId, 'bad_signature');
-        out[i] = this.unrecorded(c, 'bad_signature', { device: true, merchant: false });
+      signed.push({ c, deviceId: device.deviceId, ok: verifyAuthorisationAsync(this.crypto, device.publicKey, auth) });
+    }
+    for (const { c, deviceId, ok } of signed) {
+      if (!(await ok)) {
+        await this.securityFailure(deviceId, 'bad_signature');
+        out[c.i] = this.unrecorded(c, 'bad_signature', { device: true, merchant: false });
         continue;
       }
       const early = await this.idempotency(c);
-      if (early) out[i] = early;
+      if (early) out[c.i] = early;
       else cands.push(c);
     }
     await this.decide(cands, out);
@@ -507,73 +521,7 @@ export class CloudCenter {
 
   private async decide(cands: Candidate[], out: Outcome[]): Promise<void> {
     if (!cands.length) return;
-    // B: claim
-    // Devices are locked in id order: decisions for one device are serialised across
-    // workers (PostgreSQL), and two batches cannot deadlock. A retried transaction starts
-    // again from the phase-A state.
-    const fresh = cands
-      .filter((c) => !c.resumed)
-      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
-    await this.registry.tx(async (r) => {
-      for (const c of fresh) {
-        c.record = undefined;
-        c.existed = false;
-        c.resumed = false;
-      }
-      for (const c of fresh) {
-        const device = (await r.getDevice(c.deviceId, true))!;
-        const prior = await r.getPayment(c.paymentId, true);
-        if (prior) {
-          c.record = prior;
-          c.resumed = prior.status === 'processing';
-          c.existed = true;
-          continue;
-        }
-        c.record = await this.claim(r, c, device);
-      }
-    });
-    // A declined fresh payment whose reservation the ledger already holds: the registry
-    // lost its claim (power loss with registrySync NORMAL). The ledger is the truth.
-    const declined = fresh.filter((c) => c.record?.status === 'declined' && !c.existed);
-    if (declined.length) {
-      const held = await this.ledger.lookupTransfers(declined.map((c) => ledgerIds.pending(c.paymentId)));
-      const booked = new Set(held.filter((t) => t.result === 'ok').map((t) => t.userData));
-      const redo = declined.filter((c) => booked.has(c.paymentId));
-      if (redo.length) {
-        await this.registry.tx(async (r) => {
-          for (const c of redo) {
-            const patch = { status: 'processing' as const, reason: null, detail: 'reconciled from the ledger', decidedAt: null };
-            await r.updatePayment(c.paymentId, patch);
-            c.record = { ...c.record!, ...patch };
-            this.log.warn('payment.reconciled', { paymentId: c.paymentId });
-          }
-        });
-      }
-    }
-    // C: book
-    const booking = cands.filter((c) => c.record && c.record.status === 'processing');
-    const transfers: TransferInput[] = [];
-    const slots = new Map<Candidate, { start: number; count: number }>();
-    const seen = new Set<string>();
-    for (const c of booking) {
-      if (seen.has(c.paymentId)) continue;
-      seen.add(c.paymentId);
-      const ts = this.paymentTransfers(c.record!);
-      slots.set(c, { start: transfers.length, count: ts.length });
-      transfers.push(...ts);
-    }
-    const results = transfers.length ? await this.ledger.createTransfers(transfers) : [];
-    // D: finalise
-    const decidedAt = this.clock.now();
-    const finals = new Map<string, PaymentRecord>();
-    if (slots.size) {
-      await this.registry.tx(async (r) => {
-        for (const [c, slot] of slots) {
-          const codes = results.slice(slot.start, slot.start + slot.count).map((x) => x.result);
-          finals.set(c.paymentId, await this.finalise(r, c.record!, codes, decidedAt));
-        }
-      });
-    }
+    const finals = await this.unitOfWork((stores) => this.claimBookFinalise(cands, stores));
     for (const c of cands) {
       let rec = finals.get(c.paymentId) ?? c.record;
       if (rec?.status === 'processing') rec = (await this.registry.read.getPayment(c.paymentId)) ?? rec;
@@ -597,6 +545,81 @@ export class CloudCenter {
       else
         this.log.warn('payment.declined', { paymentId: rec.paymentId, flow: rec.flow, reason: rec.reason, detail: rec.detail });
     }
+  }
+
+  /**
+   * Phases B-D for one batch, on the stores of one unit of work. Resolves to the
+   * finalised records by payment id.
+   */
+  private async claimBookFinalise(cands: Candidate[], { registry, ledger }: StoreScope): Promise<Map<string, PaymentRecord>> {
+    // B: claim
+    // Devices are locked in id order: decisions for one device are serialised across
+    // workers (PostgreSQL), and two batches cannot deadlock. A retried transaction starts
+    // again from the phase-A state.
+    const fresh = cands
+      .filter((c) => !c.resumed)
+      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    await registry.tx(async (r) => {
+      for (const c of fresh) {
+        c.record = undefined;
+        c.existed = false;
+        c.resumed = false;
+      }
+      for (const c of fresh) {
+        const device = (await r.getDevice(c.deviceId, true))!;
+        const prior = await r.getPayment(c.paymentId, true);
+        if (prior) {
+          c.record = prior;
+          c.resumed = prior.status === 'processing';
+          c.existed = true;
+          continue;
+        }
+        c.record = await this.claim(r, c, device);
+      }
+    });
+    // A declined fresh payment whose reservation the ledger already holds: the registry
+    // lost its claim (power loss with registrySync NORMAL). The ledger is the truth.
+    const declined = fresh.filter((c) => c.record?.status === 'declined' && !c.existed);
+    if (declined.length) {
+      const held = await ledger.lookupTransfers(declined.map((c) => ledgerIds.pending(c.paymentId)));
+      const booked = new Set(held.filter((t) => t.result === 'ok').map((t) => t.userData));
+      const redo = declined.filter((c) => booked.has(c.paymentId));
+      if (redo.length) {
+        await registry.tx(async (r) => {
+          for (const c of redo) {
+            const patch = { status: 'processing' as const, reason: null, detail: 'reconciled from the ledger', decidedAt: null };
+            await r.updatePayment(c.paymentId, patch);
+            c.record = { ...c.record!, ...patch };
+            this.log.warn('payment.reconciled', { paymentId: c.paymentId });
+          }
+        });
+      }
+    }
+    // C: book
+    const booking = cands.filter((c) => c.record && c.record.status === 'processing');
+    const transfers: TransferInput[] = [];
+    const slots = new Map<Candidate, { start: number; count: number }>();
+    const seen = new Set<string>();
+    for (const c of booking) {
+      if (seen.has(c.paymentId)) continue;
+      seen.add(c.paymentId);
+      const ts = this.paymentTransfers(c.record!);
+      slots.set(c, { start: transfers.length, count: ts.length });
+      transfers.push(...ts);
+    }
+    const results = transfers.length ? await ledger.createTransfers(transfers) : [];
+    // D: finalise
+    const decidedAt = this.clock.now();
+    const finals = new Map<string, PaymentRecord>();
+    if (slots.size) {
+      await registry.tx(async (r) => {
+        for (const [c, slot] of slots) {
+          const codes = results.slice(slot.start, slot.start + slot.count).map((x) => x.result);
+          finals.set(c.paymentId, await this.finalise(r, c.record!, codes, decidedAt));
+        }
+      });
+    }
+    return finals;
   }
 
   /** Phase B for one new payment inside the claim transaction. */

@@ -39,8 +39,6 @@ export interface StartCloudOptions {
   logger?: CloudLogger;
   /** Group commit in front of the ledger. Default true. */
   groupCommit?: boolean;
-  /** SQLite registry durability (see StoreSpecOptions.registrySync). Default 'FULL'. */
-  registrySync?: 'FULL' | 'NORMAL';
   /** Pass-through to mqtt.js (tests). */
   mqtt?: Partial<IClientOptions>;
 }
@@ -71,7 +69,6 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     schema: o.schema,
     clock,
     groupCommit: o.groupCommit,
-    registrySync: o.registrySync,
   });
   let vault: SeedVault;
   if (o.seedKey) vault = typeof o.seedKey === 'string' ? SeedVault.fromText(o.seedKey) : new SeedVault(o.seedKey);
@@ -86,6 +83,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
   const center = new CloudCenter({
     registry: stores.registry,
     ledger: stores.ledger,
+    unitOfWork: stores.unitOfWork,
     vault,
     clock,
     logger: log,

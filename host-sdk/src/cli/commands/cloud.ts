@@ -4,7 +4,6 @@
  *   handset cloud serve [--store sqlite:DIR|postgres://...] [--schema S]
  *                       [--broker embedded|none|mqtt://HOST:PORT] [--broker-port N] [--http-port N]
  *                       [--host H] [--client-id cloud-N] [--root PREFIX/] [--no-shared] [--demo]
- *                       [--registry-sync FULL|NORMAL]
  *       runs until SIGINT/SIGTERM; prints one JSON line {"event":"ready","httpUrl","brokerUrl",...}
  *       Pay-code seeds are sealed with HANDSET_SEED_KEY (64 hex digits); HTTP bearer token
  *       from HANDSET_API_TOKEN; MQTT password for the cloud user from HANDSET_MQTT_PASSWORD.
@@ -53,7 +52,6 @@ export function register(program: Command, io: CliIo): void {
     .option('--client-id <id>', 'MQTT client id / username of this worker', 'cloud')
     .option('--root <prefix>', 'topic root prefix, e.g. test-1/', '')
     .option('--no-shared', 'plain subscriptions instead of $share/cloud/... (external broker)')
-    .option('--registry-sync <mode>', 'SQLite registry durability: FULL | NORMAL (the ledger is always FULL)', 'FULL')
     .option('--demo', 'create demo users alice/bob (EUR, funded) and merchant m-demo')
     .option('--quiet', 'no log lines on stderr')
     .action(async (o) => {
@@ -67,7 +65,6 @@ export function register(program: Command, io: CliIo): void {
         clientId: o.clientId,
         root: o.root,
         shared: o.shared,
-        registrySync: String(o.registrySync).toUpperCase() === 'NORMAL' ? 'NORMAL' : 'FULL',
         mqttPassword: process.env.HANDSET_MQTT_PASSWORD,
         logger: o.quiet ? silentLogger : jsonLogger((l) => io.err(l)),
       });

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '@handset/device-drivers/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteFile } from '../sql/sqlite-file';
 import {
   accountIdsToLoad,
   accountOutcome,
@@ -15,8 +16,12 @@ import { type AccountRow, accountFlagBits, accountFromRow, type TransferRow, tra
 import type { Account, AccountInput, AccountResult, LedgerStore, Transfer, TransferInput, TransferResult } from './types';
 
 export interface SqliteLedgerOptions {
-  /** File path, or ':memory:' (tests only: not durable). */
-  path: string;
+  /**
+   * File path, or ':memory:' (tests only: not durable); or a `SqliteFile` shared with
+   * other stores (the embedded cloud's one file), which the store then uses under its
+   * lock and does not close.
+   */
+  path: string | SqliteFile;
   /** Store clock for timestamps and pending-transfer expiry. */
   clock?: Clock;
   /** Default 'FULL' (a resolved commit survives power loss). 'NORMAL' only for comparison benches. */
@@ -46,16 +51,17 @@ CREATE INDEX IF NOT EXISTS ledger_transfers_open ON ledger_transfers(pending_sta
  */
 export class SqliteLedgerStore implements LedgerStore {
   readonly kind = 'sqlite';
-  readonly db: Database.Database;
+  readonly file: SqliteFile;
+  private readonly owned: boolean;
   private readonly clock: Clock;
   private readonly st;
+  private joinedView: LedgerStore | undefined;
 
   constructor(options: SqliteLedgerOptions) {
     this.clock = options.clock ?? systemClock;
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    this.db.pragma('busy_timeout = 10000');
+    this.owned = typeof options.path === 'string';
+    this.file =
+      typeof options.path === 'string' ? new SqliteFile(options.path, { synchronous: options.synchronous }) : options.path;
     this.db.exec(SCHEMA);
     const p = (sql: string) => this.db.prepare(sql).safeIntegers(true);
     this.st = {
@@ -78,6 +84,30 @@ export class SqliteLedgerStore implements LedgerStore {
       allAccounts: p('SELECT * FROM ledger_accounts ORDER BY id'),
       allTransfers: p('SELECT * FROM ledger_transfers ORDER BY timestamp, rowid'),
     };
+  }
+
+  get db(): Database.Database {
+    return this.file.db;
+  }
+
+  /**
+   * The store for code that already holds the shared connection inside
+   * `file.transaction`: calls run at once, and each write is a savepoint of the
+   * enclosing transaction (one commit, one fsync for the whole unit of work).
+   */
+  joined(): LedgerStore {
+    this.joinedView ??= {
+      kind: this.kind,
+      createAccounts: async (a) => this.createAccountsNow(a),
+      createTransfers: async (t) => this.createTransfersNow(t),
+      lookupAccounts: async (ids) => this.lookupAccountsNow(ids),
+      lookupTransfers: async (ids) => this.lookupTransfersNow(ids),
+      transfersByUserData: async (u) => this.transfersByUserDataNow(u),
+      expirePending: async () => this.expirePendingNow(),
+      dump: async () => this.dumpNow(),
+      close: async () => undefined,
+    };
+    return this.joinedView;
   }
 
   private loadAccounts(ids: readonly string[]): Map<string, Account> {
@@ -120,7 +150,7 @@ export class SqliteLedgerStore implements LedgerStore {
     }
   }
 
-  async createAccounts(accounts: readonly AccountInput[]): Promise<AccountResult[]> {
+  private createAccountsNow(accounts: readonly AccountInput[]): AccountResult[] {
     const now = this.clock.now();
     return this.db
       .transaction(() => {
@@ -147,7 +177,7 @@ export class SqliteLedgerStore implements LedgerStore {
       .immediate();
   }
 
-  async createTransfers(transfers: readonly TransferInput[]): Promise<TransferResult[]> {
+  private createTransfersNow(transfers: readonly TransferInput[]): TransferResult[] {
     if (!transfers.length) return [];
     const now = this.clock.now();
     return this.db
@@ -161,21 +191,21 @@ export class SqliteLedgerStore implements LedgerStore {
       .immediate();
   }
 
-  async lookupAccounts(ids: readonly string[]): Promise<Account[]> {
+  private lookupAccountsNow(ids: readonly string[]): Account[] {
     const m = this.loadAccounts(ids);
     return ids.flatMap((id) => m.get(id) ?? []);
   }
 
-  async lookupTransfers(ids: readonly string[]): Promise<Transfer[]> {
+  private lookupTransfersNow(ids: readonly string[]): Transfer[] {
     const m = this.loadTransfers(ids);
     return ids.flatMap((id) => m.get(id) ?? []);
   }
 
-  async transfersByUserData(userData: string): Promise<Transfer[]> {
+  private transfersByUserDataNow(userData: string): Transfer[] {
     return (this.st.byUserData.all(userData) as TransferRow[]).map(transferFromRow);
   }
 
-  async expirePending(): Promise<number> {
+  private expirePendingNow(): number {
     const now = this.clock.now();
     return this.db
       .transaction(() => {
@@ -192,14 +222,36 @@ export class SqliteLedgerStore implements LedgerStore {
       .immediate();
   }
 
-  async dump(): Promise<{ accounts: Account[]; transfers: Transfer[] }> {
+  private dumpNow(): { accounts: Account[]; transfers: Transfer[] } {
     return {
       accounts: (this.st.allAccounts.all() as AccountRow[]).map(accountFromRow),
       transfers: (this.st.allTransfers.all() as TransferRow[]).map(transferFromRow),
     };
   }
 
+  createAccounts(accounts: readonly AccountInput[]): Promise<AccountResult[]> {
+    return this.file.serial(() => this.createAccountsNow(accounts));
+  }
+  createTransfers(transfers: readonly TransferInput[]): Promise<TransferResult[]> {
+    return this.file.serial(() => this.createTransfersNow(transfers));
+  }
+  lookupAccounts(ids: readonly string[]): Promise<Account[]> {
+    return this.file.serial(() => this.lookupAccountsNow(ids));
+  }
+  lookupTransfers(ids: readonly string[]): Promise<Transfer[]> {
+    return this.file.serial(() => this.lookupTransfersNow(ids));
+  }
+  transfersByUserData(userData: string): Promise<Transfer[]> {
+    return this.file.serial(() => this.transfersByUserDataNow(userData));
+  }
+  expirePending(): Promise<number> {
+    return this.file.serial(() => this.expirePendingNow());
+  }
+  dump(): Promise<{ accounts: Account[]; transfers: Transfer[] }> {
+    return this.file.serial(() => this.dumpNow());
+  }
+
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.owned) await this.file.close();
   }
 }

@@ -6,9 +6,10 @@
  * `BEGIN IMMEDIATE` transaction already holds the write lock).
  */
 import { HandsetError } from '@handset/device-drivers/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { makePool, type PgConnectOptions, pgTransaction } from './pg';
+import { SqliteFile, type SqliteFileOptions } from './sqlite-file';
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
 export type Row = Record<string, unknown>;
@@ -35,30 +36,36 @@ function storeError(err: unknown): HandsetError {
   return new HandsetError('STORE', `SQLite: ${(err as Error).message}`, { device: 'cloud', cause: err });
 }
 
-/** SQLite driver: WAL, synchronous FULL (or NORMAL), integers read back as bigint. Transactions are serialised by a mutex. */
+/**
+ * SQLite driver: WAL, synchronous FULL (or NORMAL), integers read back as bigint.
+ * Transactions are serialised on the connection (`SqliteFile.serial`). Given a shared
+ * `SqliteFile`, the client leaves closing it to its owner.
+ */
 export class SqliteClient implements SqlClient {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
-  readonly db: Database.Database;
-  private chain: Promise<unknown> = Promise.resolve();
+  readonly file: SqliteFile;
+  private readonly owned: boolean;
   private readonly cache = new Map<string, Database.Statement>();
+  private joinedView: SqlClient | undefined;
 
   /**
-   * `synchronous`: FULL (default) fsyncs every commit; NORMAL survives a process crash
-   * (WAL) but may lose the last commits on power loss / OS crash.
+   * `synchronous` (only when opening a path): FULL (default) fsyncs every commit; NORMAL
+   * survives a process crash (WAL) but may lose the last commits on power loss / OS crash.
    */
-  constructor(path: string, options: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    this.db.pragma('busy_timeout = 10000');
-    this.db.defaultSafeIntegers(true);
+  constructor(file: string | SqliteFile, options: SqliteFileOptions = {}) {
+    this.owned = typeof file === 'string';
+    this.file = typeof file === 'string' ? new SqliteFile(file, options) : file;
+  }
+
+  get db(): Database.Database {
+    return this.file.db;
   }
 
   private stmt(sql: string): Database.Statement {
     let s = this.cache.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
+      s = this.db.prepare(sql).safeIntegers(true);
       this.cache.set(sql, s);
     }
     return s;
@@ -90,44 +97,55 @@ export class SqliteClient implements SqlClient {
     },
   };
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
   all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.serial(() => this.direct.all<T>(sql, params));
+    return this.file.serial(() => this.direct.all<T>(sql, params));
   }
   one<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
-    return this.serial(() => this.direct.one<T>(sql, params));
+    return this.file.serial(() => this.direct.one<T>(sql, params));
   }
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return this.serial(() => this.direct.run(sql, params));
+    return this.file.serial(() => this.direct.run(sql, params));
   }
 
   tx<T>(fn: (q: SqlQuery) => Promise<T>): Promise<T> {
-    return this.serial(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const out = await fn(this.direct);
-        this.db.exec('COMMIT');
-        return out;
-      } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw err;
-      }
-    });
+    return this.file.transaction(() => fn(this.direct));
+  }
+
+  /**
+   * The client for code that already holds the connection inside `file.transaction`:
+   * statements run at once, and `tx` is a savepoint of the enclosing transaction.
+   */
+  joined(): SqlClient {
+    this.joinedView ??= {
+      ...this.direct,
+      tx: async <T>(fn: (q: SqlQuery) => Promise<T>): Promise<T> => {
+        if (!this.db.inTransaction)
+          throw new HandsetError('STORE', 'joined SQLite client used outside a transaction', { device: 'cloud' });
+        this.db.exec('SAVEPOINT registry');
+        try {
+          const out = await fn(this.direct);
+          this.db.exec('RELEASE registry');
+          return out;
+        } catch (err) {
+          this.db.exec('ROLLBACK TO registry');
+          this.db.exec('RELEASE registry');
+          throw err;
+        }
+      },
+      exec: async (sql: string) => {
+        this.db.exec(sql);
+      },
+      close: async () => undefined,
+    };
+    return this.joinedView;
   }
 
   async exec(sql: string): Promise<void> {
-    await this.serial(async () => this.db.exec(sql));
+    await this.file.serial(() => this.db.exec(sql));
   }
 
   async close(): Promise<void> {
-    await this.serial(async () => {
-      if (this.db.open) this.db.close();
-    });
+    if (this.owned) await this.file.close();
   }
 }
 
