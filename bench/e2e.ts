@@ -1,40 +1,62 @@
 /**
- * End to end over MQTT: simulated handsets (this process) sign authorisations ->
- * embedded aedes broker -> cloud -> SQLite ledger (WAL, FULL, group commit) -> result
- * back to the handset. The cloud runs as its own process (the built `handset cloud serve`), so the
- * load generator and the server each have a core of the 2-core machine.
+ * End to end over MQTT: simulated handsets (this process) -> embedded aedes broker ->
+ * cloud -> durable stores -> result back to the handset. The cloud runs as its own
+ * process (the built `handset cloud serve`), so the load generator and the server each
+ * have a core of the 2-core machine.
  *
- * Figures: paced payments/s with p50/p99 (the target load) and closed-loop saturation.
+ * Side by side, on the same broker and load: the embedded default (one SQLite file, WAL,
+ * synchronous FULL, each batch one transaction) and PostgreSQL (synchronous_commit on).
+ * Figures: paced payments/s with p50/p99 (the target load), closed-loop saturation, and
+ * the CPU each side spends per payment.
+ *
+ * The handsets sign their authorisations before each timed phase (a real handset signs
+ * on its own CPU, not on the server's): the timed path is publish -> decide -> book ->
+ * result, and the generator's own CPU stays out of the server's way.
  * Connections held and the reconnect storm are bench/connections.ts.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { CloudCenter } from '../host-sdk/src/cloud/center';
 import { ACCOUNT_CODE, ledgerIds, TRANSFER_CODE } from '../host-sdk/src/cloud/ids';
+import { type MosquittoProcess, startMosquitto, writeMosquittoConfig } from '../host-sdk/src/cloud/mqtt/mosquitto';
 import { MqttPeer } from '../host-sdk/src/cloud/mqtt/sim-client';
 import { SeedVault } from '../host-sdk/src/cloud/registry/vault';
 import { SimHandset } from '../host-sdk/src/cloud/sim';
+import { dropSchema } from '../host-sdk/src/cloud/sql/pg';
 import { openStores } from '../host-sdk/src/cloud/stores';
+import type { Authorisation } from '../host-sdk/src/protocol/index';
 import { freePort, pct, SEED_KEY, sleep, spawnCloud, stopChild } from './cloud-proc';
 import type { BenchResult, BenchSuite } from './types';
 
+const PG_URL = process.env.HANDSET_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PACED_CLIENTS = 500;
 const PACED_RATE = 2; // payments/s per handset -> 1,000/s
 const PACED_MS = 4_000;
 const SAT_CLIENTS = 64;
 const SAT_MS = 2_000;
-const ORDERS_PACED = 14;
-const ORDERS_SAT = 320;
-/** Payment runs: registry FULL, then registry NORMAL (the ledger is FULL in both). */
-const RUNS = 2;
-/** Warm-up payments per paced handset before the first run. */
+const ORDERS_PACED = 10;
+const ORDERS_SAT = 400;
+/** Warm-up payments per paced handset before the timed phases. */
 const WARMUP = 2;
 
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /** Users, handsets (registered), one merchant and every order the run will pay, in a few bulk transactions. */
-async function setup(store: string) {
-  const stores = await openStores({ store, groupCommit: false });
+async function setup(store: string, schema?: string) {
+  const stores = await openStores({ store, schema, groupCommit: false });
   const center = new CloudCenter({ registry: stores.registry, ledger: stores.ledger, vault: SeedVault.fromText(SEED_KEY) });
   await center.createMerchant({ merchantId: 'm-bench', currency: 'EUR' });
   const n = Math.max(PACED_CLIENTS, SAT_CLIENTS);
@@ -61,7 +83,7 @@ async function setup(store: string) {
   await stores.registry.tx(async (r) => {
     for (let i = 0; i < n; i++) {
       await r.insertUser({ account: `u${i}`, name: `u${i}`, currency: 'EUR', createdAt: now });
-      const orders = WARMUP + (i < SAT_CLIENTS ? RUNS * (ORDERS_PACED + ORDERS_SAT) : RUNS * ORDERS_PACED);
+      const orders = WARMUP + ORDERS_PACED + (i < SAT_CLIENTS ? ORDERS_SAT : 0);
       for (let k = 0; k < orders; k++) {
         await r.insertOrder({
           merchantId: 'm-bench',
@@ -87,7 +109,7 @@ async function setup(store: string) {
   return {
     handsets,
     check: async () => {
-      const s = await openStores({ store, groupCommit: false });
+      const s = await openStores({ store, schema, groupCommit: false });
       try {
         return await new CloudCenter({
           registry: s.registry,
@@ -101,153 +123,193 @@ async function setup(store: string) {
   };
 }
 
+/** One store behind the same embedded broker: warm-up, paced phase, saturation, invariants. */
+async function measure(
+  label: string,
+  store: string,
+  schema: string | undefined,
+  broker: 'embedded' | 'mosquitto',
+  out: BenchResult[],
+): Promise<void> {
+  const brokerPort = await freePort();
+  const url = `mqtt://127.0.0.1:${brokerPort}`;
+  let mosquitto: MosquittoProcess | undefined;
+  let confDir: string | undefined;
+  if (broker === 'mosquitto') {
+    // a Mosquitto of our own with the generated config (ACL, TCP_NODELAY, queue limits)
+    confDir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
+    mosquitto = await startMosquitto(writeMosquittoConfig({ dir: confDir, port: brokerPort }), brokerPort);
+  }
+  const brokerArgs = broker === 'embedded' ? ['--broker', 'embedded', '--broker-port', String(brokerPort)] : ['--broker', url];
+  const extra = schema ? ['--schema', schema] : [];
+  let child: ChildProcess | undefined;
+  let peers: MqttPeer[] = [];
+  const t0 = performance.now();
+  const phase = (what: string) =>
+    process.stderr.write(`bench: e2e ${label}: ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  try {
+    const { handsets, check } = await setup(store, schema);
+    phase('setup done');
+    child = await spawnCloud(store, brokerArgs, extra);
+    for (let i = 0; i < handsets.length; i += 50) {
+      peers.push(
+        ...(await Promise.all(
+          handsets
+            .slice(i, i + 50)
+            .map((h) => new MqttPeer(h.deviceId, { url, backoff: { minMs: 500, maxMs: 5_000 }, keepalive: 60 }).connect()),
+        )),
+      );
+    }
+    phase('peers connected');
+    const nextOrder = handsets.map(() => 0);
+    const sign = (i: number): Authorisation => {
+      const k = nextOrder[i]!++;
+      return handsets[i]!.authorise({
+        merchantId: 'm-bench',
+        orderRef: `o-${i}-${k}`,
+        amount: 1n + BigInt(k % 50),
+        currency: 'EUR',
+        nowMs: Date.now(),
+      });
+    };
+    const pay = async (i: number, auth: Authorisation) => {
+      const t = performance.now();
+      const r = await peers[i]!.pay(auth, 5_000);
+      return { ms: performance.now() - t, ok: r.status === 'approved', serverMs: r.decidedAt - r.receivedAt };
+    };
+    const cpu = (pid: number) => ({ cloud: cpuSeconds(pid), generator: ownCpuSeconds() });
+    const perPayment = (a: ReturnType<typeof cpu>, b: ReturnType<typeof cpu>, n: number) => ({
+      cloudCpuMsPerPayment: ((b.cloud - a.cloud) * 1000) / n,
+      generatorCpuMsPerPayment: ((b.generator - a.generator) * 1000) / n,
+    });
+
+    // warm-up (JIT on both sides), not measured: 2 payments per handset, spread over 1 s
+    await Promise.all(
+      peers.slice(0, PACED_CLIENTS).map(async (_p, i) => {
+        for (let k = 0; k < WARMUP; k++) {
+          await sleep(Math.random() * 500);
+          await pay(i, sign(i));
+        }
+      }),
+    );
+    phase('warm');
+
+    // paced: 500 handsets x 2/s, staggered start, jittered period; authorisations signed beforehand
+    const signed = peers.slice(0, PACED_CLIENTS).map((_p, i) => Array.from({ length: ORDERS_PACED }, () => sign(i)));
+    const lat: number[] = [];
+    const server: number[] = [];
+    let bad = 0;
+    const c0 = cpu(child.pid!);
+    const p0 = performance.now();
+    const end = p0 + PACED_MS;
+    const period = 1000 / PACED_RATE;
+    await Promise.all(
+      signed.map(async (mine, i) => {
+        let next = p0 + Math.random() * period;
+        for (const auth of mine) {
+          if (next >= end) break;
+          await sleep(next - performance.now());
+          const r = await pay(i, auth);
+          lat.push(r.ms);
+          server.push(r.serverMs);
+          if (!r.ok) bad++;
+          next += period * (0.8 + 0.4 * Math.random());
+        }
+      }),
+    );
+    const rate = lat.length / ((performance.now() - p0) / 1000);
+    const p99 = pct(lat, 99);
+    out.push({
+      area: 'e2e',
+      name: `payments/s paced (${PACED_CLIENTS} handsets x ${PACED_RATE}/s; ${label})`,
+      value: rate,
+      unit: 'payments/s',
+      target: '>= 1,000/s at p99 <= 50 ms',
+      pass: rate >= 950 && p99 <= 50 && bad === 0,
+      extra: {
+        p50Ms: pct(lat, 50),
+        p99Ms: p99,
+        maxMs: pct(lat, 100),
+        serverDecideP50Ms: pct(server, 50),
+        serverDecideP99Ms: pct(server, 99),
+        payments: lat.length,
+        declined: bad,
+        ...perPayment(c0, cpu(child.pid!), lat.length),
+        loadAverage1m: loadavg()[0],
+      },
+    });
+
+    // saturation: closed loop, one outstanding payment per handset, signed beforehand
+    const queued = Array.from({ length: SAT_CLIENTS }, (_x, i) => Array.from({ length: ORDERS_SAT }, () => sign(i)));
+    const sat: number[] = [];
+    const c1 = cpu(child.pid!);
+    const s0 = performance.now();
+    const send = s0 + SAT_MS;
+    await Promise.all(
+      queued.map(async (mine, i) => {
+        for (const auth of mine) {
+          if (performance.now() >= send) break;
+          sat.push((await pay(i, auth)).ms);
+        }
+      }),
+    );
+    out.push({
+      area: 'e2e',
+      name: `payments/s saturation (${SAT_CLIENTS} handsets closed loop; ${label})`,
+      value: sat.length / ((performance.now() - s0) / 1000),
+      unit: 'payments/s',
+      extra: {
+        p50Ms: pct(sat, 50),
+        p99Ms: pct(sat, 99),
+        payments: sat.length,
+        ...perPayment(c1, cpu(child.pid!), sat.length),
+        loadAverage1m: loadavg()[0],
+      },
+    });
+    await stopChild(child);
+    child = undefined;
+    const inv = await check();
+    out.push({
+      area: 'e2e',
+      name: `invariants after the payments (money conserved, none booked twice; ${label})`,
+      value: inv.violations.length,
+      unit: 'violations',
+      target: '0',
+      pass: inv.ok,
+      extra: { booked: inv.booked, violations: inv.violations.slice(0, 5) },
+    });
+  } finally {
+    await stopChild(child, 'SIGKILL');
+    await Promise.all(peers.map((p) => p.close()));
+    peers = [];
+    await mosquitto?.stop();
+    if (confDir) rmSync(confDir, { recursive: true, force: true });
+  }
+}
+
 export const suite: BenchSuite = {
   area: 'e2e',
   async run(): Promise<BenchResult[]> {
     const out: BenchResult[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
-    const store = `sqlite:${dir}`;
-    const brokerPort = await freePort();
-    const embedded = ['--broker', 'embedded', '--broker-port', String(brokerPort)];
-    let child: ChildProcess | undefined;
-    let peers: MqttPeer[] = [];
-    const backoff = { minMs: 500, maxMs: 5_000 };
-    const t0 = performance.now();
-    const phase = (what: string) =>
-      process.stderr.write(`bench: e2e ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    for (const broker of ['embedded', 'mosquitto'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
+      try {
+        const label =
+          broker === 'embedded' ? 'embedded default: aedes in the cloud + one SQLite file' : 'Mosquitto + one SQLite file';
+        await measure(label, `sqlite:${dir}`, undefined, broker, out);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const schema = `bench_e2e_${randomBytes(4).toString('hex')}`;
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
     try {
-      const { handsets, check } = await setup(store);
-      phase('setup done');
-      const connectPeers = async (url: string, topicRoot = '') => {
-        const list: MqttPeer[] = [];
-        for (let i = 0; i < handsets.length; i += 50) {
-          list.push(
-            ...(await Promise.all(
-              handsets
-                .slice(i, i + 50)
-                .map((h) => new MqttPeer(h.deviceId, { url, root: topicRoot, backoff, keepalive: 60 }).connect()),
-            )),
-          );
-        }
-        return list;
-      };
-      const nextOrder = handsets.map(() => 0);
-      const pay = async (i: number) => {
-        const h = handsets[i]!;
-        const k = nextOrder[i]!++;
-        const auth = h.authorise({
-          merchantId: 'm-bench',
-          orderRef: `o-${i}-${k}`,
-          amount: 1n + BigInt(k % 50),
-          currency: 'EUR',
-          nowMs: Date.now(),
-        });
-        const t = performance.now();
-        const r = await peers[i]!.pay(auth, 5_000);
-        return { ms: performance.now() - t, ok: r.status === 'approved', serverMs: r.decidedAt - r.receivedAt };
-      };
-
-      const phases = async (label: string, run: number) => {
-        // paced: 500 handsets x 2/s, staggered start, jittered period
-        const lat: number[] = [];
-        const server: number[] = [];
-        let bad = 0;
-        const t0 = performance.now();
-        const end = t0 + PACED_MS;
-        const period = 1000 / PACED_RATE;
-        const base = run * ORDERS_PACED;
-        for (let i = 0; i < handsets.length; i++) nextOrder[i] = base;
-        await Promise.all(
-          peers.slice(0, PACED_CLIENTS).map(async (_p, i) => {
-            let next = t0 + Math.random() * period;
-            while (next < end && nextOrder[i]! < base + ORDERS_PACED) {
-              await sleep(next - performance.now());
-              const r = await pay(i);
-              lat.push(r.ms);
-              server.push(r.serverMs);
-              if (!r.ok) bad++;
-              next += period * (0.8 + 0.4 * Math.random());
-            }
-          }),
-        );
-        const rate = lat.length / ((performance.now() - t0) / 1000);
-        const p99 = pct(lat, 99);
-        out.push({
-          area: 'e2e',
-          name: `payments/s paced (${PACED_CLIENTS} handsets x ${PACED_RATE}/s; ${label})`,
-          value: rate,
-          unit: 'payments/s',
-          target: '>= 1,000/s at p99 <= 50 ms',
-          pass: rate >= 950 && p99 <= 50 && bad === 0,
-          extra: {
-            p50Ms: pct(lat, 50),
-            p99Ms: p99,
-            maxMs: pct(lat, 100),
-            serverDecideP50Ms: pct(server, 50),
-            serverDecideP99Ms: pct(server, 99),
-            payments: lat.length,
-            declined: bad,
-            loadAverage1m: loadavg()[0],
-          },
-        });
-        // saturation: closed loop, one outstanding payment per handset
-        const sat: number[] = [];
-        const s0 = performance.now();
-        const send = s0 + SAT_MS;
-        const satBase = RUNS * ORDERS_PACED + run * ORDERS_SAT;
-        await Promise.all(
-          Array.from({ length: SAT_CLIENTS }, async (_x, i) => {
-            nextOrder[i] = satBase;
-            while (performance.now() < send && nextOrder[i]! < satBase + ORDERS_SAT) sat.push((await pay(i)).ms);
-          }),
-        );
-        out.push({
-          area: 'e2e',
-          name: `payments/s saturation (${SAT_CLIENTS} handsets closed loop; ${label})`,
-          value: sat.length / ((performance.now() - s0) / 1000),
-          unit: 'payments/s',
-          extra: { p50Ms: pct(sat, 50), p99Ms: pct(sat, 99), payments: sat.length, loadAverage1m: loadavg()[0] },
-        });
-      };
-
-      phase('payments start');
-      // the embedded default (aedes in the cloud process): registry FULL, then NORMAL
-      child = await spawnCloud(store, embedded, 'FULL');
-      const url = `mqtt://127.0.0.1:${brokerPort}`;
-      peers = await connectPeers(url);
-      phase('peers connected');
-      // warm-up (JIT on both sides), not measured: 2 payments per handset, spread over 1 s
-      await Promise.all(
-        peers.slice(0, PACED_CLIENTS).map(async (_p, i) => {
-          nextOrder[i] = i < SAT_CLIENTS ? RUNS * (ORDERS_PACED + ORDERS_SAT) : RUNS * ORDERS_PACED;
-          for (let k = 0; k < WARMUP; k++) {
-            await sleep(Math.random() * 500);
-            await pay(i);
-          }
-        }),
-      );
-      await phases('embedded aedes, ledger FULL, registry FULL', 0);
-      phase('run 1 done');
-      await stopChild(child, 'SIGKILL');
-      child = await spawnCloud(store, embedded, 'NORMAL');
-      for (let i = 0; i < 150 && !peers.every((p) => p.client?.connected); i++) await sleep(100);
-      phase('restarted with registry NORMAL');
-      await phases('embedded aedes, ledger FULL, registry NORMAL', 1);
-      const inv = await check();
-      out.push({
-        area: 'e2e',
-        name: 'invariants after the payment runs (money conserved, none booked twice)',
-        value: inv.violations.length,
-        unit: 'violations',
-        target: '0',
-        pass: inv.ok,
-        extra: { booked: inv.booked, violations: inv.violations.slice(0, 5) },
-      });
+      await measure('Mosquitto + PostgreSQL', PG_URL, schema, 'mosquitto', out);
+    } catch (err) {
+      out.push({ area: 'e2e', name: 'PostgreSQL run', value: Number.NaN, unit: '', pass: false, extra: { error: String(err) } });
     } finally {
-      // the store is thrown away: kill the server first so the clients close without a broker to talk to
-      await stopChild(child, 'SIGKILL');
-      await Promise.all(peers.map((p) => p.close()));
-      rmSync(dir, { recursive: true, force: true });
+      await dropSchema(pool, schema).catch(() => undefined);
+      await pool.end();
     }
     return out;
   },

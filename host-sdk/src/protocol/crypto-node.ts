@@ -82,6 +82,16 @@ export const nodeCrypto: CryptoProvider = {
       return false;
     }
   },
+  ed25519VerifyAsync(publicKey, message, signature) {
+    if (!(signature instanceof Uint8Array) || signature.length !== 64) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      try {
+        nc.verify(null, message, publicKeyObject(publicKey), signature, (err, ok) => resolve(!err && ok));
+      } catch {
+        resolve(false);
+      }
+    });
+  },
   sha256: (data) => u8(nc.createHash('sha256').update(data).digest()),
   hmacSha256: (key, data) => u8(nc.createHmac('sha256', key).update(data).digest()),
   randomBytes: (n) => u8(nc.randomBytes(n)),

@@ -23,6 +23,11 @@ export interface CryptoProvider {
   ed25519Sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
   /** False for a bad signature AND for malformed keys/signatures; never throws. */
   ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * The same check off the calling thread, where the provider can (node: libuv's thread
+   * pool), so a server verifies a batch in parallel while its event loop goes on.
+   */
+  ed25519VerifyAsync?(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   randomBytes(length: number): Uint8Array;

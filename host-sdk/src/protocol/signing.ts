@@ -201,6 +201,26 @@ export function verifyAuthorisation(crypto: CryptoProvider, publicKey: Uint8Arra
   }
 }
 
+/**
+ * `verifyAuthorisation` off the event loop where the provider can (`ed25519VerifyAsync`):
+ * a cloud worker checks a whole batch in parallel. Never rejects.
+ */
+export async function verifyAuthorisationAsync(
+  crypto: CryptoProvider,
+  publicKey: Uint8Array | string,
+  auth: Authorisation,
+): Promise<boolean> {
+  if (!crypto.ed25519VerifyAsync) return verifyAuthorisation(crypto, publicKey, auth);
+  try {
+    const pk = typeof publicKey === 'string' ? publicKeyFromBase64Url(publicKey) : publicKey;
+    const sig = signatureBytes(auth.signature);
+    if (!sig) return false;
+    return await crypto.ed25519VerifyAsync(pk, authorisationSigningBytes(auth), sig);
+  } catch {
+    return false;
+  }
+}
+
 /** Builds a signed registration request (proof of possession of the device key). */
 export function signRegistration(
   crypto: CryptoProvider,

@@ -36,6 +36,21 @@ export function describeCryptoProviderContract(name: string, make: () => CryptoP
       expect(c.ed25519Verify(new Uint8Array(32).fill(0xff), ascii('m'), sig)).toBe(false);
     });
 
+    it('ed25519VerifyAsync (where provided) agrees with ed25519Verify, never rejects', async () => {
+      if (!c.ed25519VerifyAsync) return;
+      const sig = c.ed25519Sign(RFC_SK, ascii('m'));
+      const cases: Array<[Uint8Array, Uint8Array, Uint8Array]> = [
+        [RFC_PK, ascii('m'), sig],
+        [RFC_PK, ascii('n'), sig],
+        [new Uint8Array(31), ascii('m'), sig],
+        [RFC_PK, ascii('m'), sig.subarray(0, 63)],
+        [new Uint8Array(32).fill(0xff), ascii('m'), sig],
+      ];
+      const got = await Promise.all(cases.map(([k, m, s]) => c.ed25519VerifyAsync!(k, m, s)));
+      expect(got).toEqual(cases.map(([k, m, s]) => c.ed25519Verify(k, m, s)));
+      expect(got).toEqual([true, false, false, false, false]);
+    });
+
     it('generates distinct key pairs whose public half matches', () => {
       const a = c.generateEd25519KeyPair();
       const b = c.generateEd25519KeyPair();

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { HandsetError } from '@handset/device-drivers/core';
@@ -32,6 +32,7 @@ export interface MosquittoConfigOptions {
  */
 export function writeMosquittoConfig(o: MosquittoConfigOptions): string {
   mkdirSync(o.dir, { recursive: true });
+  chmodSync(o.dir, 0o755); // mosquitto started as root drops to its own user, which must read these files
   const acl = join(o.dir, 'acl');
   writeFileSync(acl, mosquittoAcl({ root: o.root ?? '', cloudUsers: o.cloudUsers ?? ['cloud'] }));
   const lines = [
