@@ -35,6 +35,13 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
+/** CPU seconds (user + system) a process has used so far (from /proc; clock ticks of 10 ms). */
+export function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
 /** Spawns the built `handset cloud serve --quiet` on `store` and resolves once it logs "ready". */
 export async function spawnCloud(store: string, broker: string[], extraArgs: string[] = []): Promise<ChildProcess> {
   const child = spawn(
