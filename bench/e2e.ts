@@ -49,6 +49,12 @@ function cpuSeconds(pid: number): number {
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+/** The same for the process's main thread alone (the event loop: the part that serialises). */
+function mainThreadCpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 const ownCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -177,9 +183,10 @@ async function measure(
       const r = await peers[i]!.pay(auth, 5_000);
       return { ms: performance.now() - t, ok: r.status === 'approved', serverMs: r.decidedAt - r.receivedAt };
     };
-    const cpu = (pid: number) => ({ cloud: cpuSeconds(pid), generator: ownCpuSeconds() });
+    const cpu = (pid: number) => ({ cloud: cpuSeconds(pid), cloudMain: mainThreadCpuSeconds(pid), generator: ownCpuSeconds() });
     const perPayment = (a: ReturnType<typeof cpu>, b: ReturnType<typeof cpu>, n: number) => ({
       cloudCpuMsPerPayment: ((b.cloud - a.cloud) * 1000) / n,
+      cloudEventLoopCpuMsPerPayment: ((b.cloudMain - a.cloudMain) * 1000) / n,
       generatorCpuMsPerPayment: ((b.generator - a.generator) * 1000) / n,
     });
 

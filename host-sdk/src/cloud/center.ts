@@ -578,7 +578,7 @@ export class CloudCenter {
       }
     });
     // A declined fresh payment whose reservation the ledger already holds: the registry
-    // lost its claim (power loss with registrySync NORMAL). The ledger is the truth.
+    // lost its claim (e.g. restored from an older backup than the ledger). The ledger is the truth.
     const declined = fresh.filter((c) => c.record?.status === 'declined' && !c.existed);
     if (declined.length) {
       const held = await ledger.lookupTransfers(declined.map((c) => ledgerIds.pending(c.paymentId)));

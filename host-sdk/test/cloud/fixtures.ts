@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Clock } from '@handset/device-drivers/core';
 import pg from 'pg';
 import { type AuthInput, type ChargeInput, CloudCenter, type CloudPolicy } from '../../src/cloud/center';
+import type { LedgerStore, TransferInput, TransferResult } from '../../src/cloud/ledger/index';
 import { type CloudLogger, silentLogger } from '../../src/cloud/log';
 import { SeedVault } from '../../src/cloud/registry/vault';
 import { SimHandset } from '../../src/cloud/sim';
@@ -55,6 +56,13 @@ export async function freshStores(
 
 export const TEST_KEY = new Uint8Array(32).fill(7);
 
+export interface LedgerFaults {
+  createTransfers?: (
+    ts: readonly TransferInput[],
+    next: (ts: readonly TransferInput[]) => Promise<TransferResult[]>,
+  ) => Promise<TransferResult[]>;
+}
+
 /**
  * How the World's handset and merchant messages reach the cloud: `direct` calls one
  * CloudCenter in-process; `mosquitto-2-workers` runs two CloudCenter workers, each with
@@ -79,6 +87,11 @@ export interface World {
   charge(inputs: readonly ChargeInput[]): Promise<SeenOutcome[]>;
   /** The MQTT deployment (undefined on the direct path). */
   mqtt?: MosquittoDeployment;
+  /**
+   * Fault injection on every worker's ledger writes, inside or outside a unit of work:
+   * set `createTransfers` to intercept (call `next` for the real write); unset falls through.
+   */
+  faults: LedgerFaults;
   cleanup: () => Promise<void>;
 }
 
@@ -105,11 +118,23 @@ export async function makeWorld(
     for (const c of closers.splice(0).reverse()) await c();
   };
   closers.push(async () => fresh?.cleanup());
+  const faults: LedgerFaults = {};
+  const faulty = (l: LedgerStore): LedgerStore =>
+    new Proxy(l, {
+      get: (t, k) => {
+        if (k === 'createTransfers')
+          return (ts: readonly TransferInput[]) =>
+            faults.createTransfers ? faults.createTransfers(ts, (x) => t.createTransfers(x)) : t.createTransfers(ts);
+        const v = Reflect.get(t, k, t);
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
   try {
     const centerOn = (s: OpenStores, logger: CloudLogger) =>
       new CloudCenter({
         registry: s.registry,
-        ledger: s.ledger,
+        ledger: faulty(s.ledger),
+        unitOfWork: s.unitOfWork && ((fn) => s.unitOfWork!((scope) => fn({ ...scope, ledger: faulty(scope.ledger) }))),
         vault: new SeedVault(TEST_KEY),
         clock,
         logger,
@@ -155,6 +180,7 @@ export async function makeWorld(
       merchant: 'm-shop',
       stores,
       mqtt,
+      faults,
       authorise: (inputs) => (mqtt ? mqtt.authorise(inputs) : center.authorise(inputs)),
       charge: (inputs) => (mqtt ? mqtt.charge(inputs) : center.charge(inputs)),
       cleanup,
