@@ -20,6 +20,7 @@
 import { type Clock, HandsetError, systemClock } from '@handset/device-drivers/core';
 import {
   type Authorisation,
+  authorisationSignatureCheck,
   authorisationSigningBytes,
   type CryptoProvider,
   type DeclineReason,
@@ -35,7 +36,6 @@ import {
   type RegistrationRequest,
   type RegistrationResponse,
   toBase64Url,
-  verifyAuthorisationAsync,
   verifyPaycode,
   verifyRegistration,
 } from '../protocol/index';
@@ -61,6 +61,7 @@ import type {
 } from './registry/index';
 import type { SeedVault } from './registry/vault';
 import type { StoreScope, UnitOfWork } from './stores';
+import type { BatchVerifier, SignatureCheck } from './verify-pool';
 
 /** Payment rules. Amounts are minor units of the payment's currency. */
 export interface CloudPolicy {
@@ -100,6 +101,12 @@ export interface CenterOptions {
    * three.
    */
   unitOfWork?: UnitOfWork;
+  /**
+   * Checks a batch's signatures (the service passes an `Ed25519VerifyPool`: worker
+   * threads). Default: each on libuv's thread pool, or inline if the crypto provider
+   * has no async verify.
+   */
+  verifier?: BatchVerifier;
   vault: SeedVault;
   clock?: Clock;
   crypto?: CryptoProvider;
@@ -159,6 +166,7 @@ export class CloudCenter {
   readonly ledger: LedgerStore;
   readonly clock: Clock;
   private readonly unitOfWork: UnitOfWork;
+  private readonly verifier: BatchVerifier;
   readonly crypto: CryptoProvider;
   readonly policy: CloudPolicy;
   private readonly vault: SeedVault;
@@ -174,6 +182,17 @@ export class CloudCenter {
     this.vault = o.vault;
     this.clock = o.clock ?? systemClock;
     this.crypto = o.crypto ?? nodeCrypto;
+    const crypto = this.crypto;
+    this.verifier =
+      o.verifier ??
+      ((checks) =>
+        Promise.all(
+          checks.map((c) =>
+            crypto.ed25519VerifyAsync
+              ? crypto.ed25519VerifyAsync(c.publicKey, c.message, c.signature)
+              : crypto.ed25519Verify(c.publicKey, c.message, c.signature),
+          ),
+        ));
     this.log = o.logger ?? silentLogger;
     this.policy = { ...DEFAULT_POLICY, ...o.policy };
   }
@@ -389,8 +408,8 @@ export class CloudCenter {
   async authorise(inputs: readonly AuthInput[]): Promise<Outcome[]> {
     const out: Outcome[] = new Array(inputs.length);
     const cands: Candidate[] = [];
-    // the batch's signatures are checked in parallel, off the event loop
-    const signed: Array<{ c: Candidate; deviceId: string; ok: Promise<boolean> }> = [];
+    // the batch's signatures are checked together, off the event loop
+    const signed: Array<{ c: Candidate; deviceId: string; check?: SignatureCheck }> = [];
     for (const [i, input] of inputs.entries()) {
       const receivedAt = input.receivedAt ?? this.clock.now();
       let auth: Authorisation;
@@ -428,10 +447,13 @@ export class CloudCenter {
         out[i] = this.unrecorded(c, 'unknown_device', { device: true, merchant: false });
         continue;
       }
-      signed.push({ c, deviceId: device.deviceId, ok: verifyAuthorisationAsync(this.crypto, device.publicKey, auth) });
+      signed.push({ c, deviceId: device.deviceId, check: authorisationSignatureCheck(device.publicKey, auth) });
     }
-    for (const { c, deviceId, ok } of signed) {
-      if (!(await ok)) {
+    const wellFormed = signed.flatMap((s) => (s.check ? [s.check] : []));
+    const verdicts = await this.verifier(wellFormed);
+    let v = 0;
+    for (const { c, deviceId, check } of signed) {
+      if (!(check && verdicts[v++])) {
         await this.securityFailure(deviceId, 'bad_signature');
         out[c.i] = this.unrecorded(c, 'bad_signature', { device: true, merchant: false });
         continue;

@@ -19,3 +19,4 @@ export * from './service';
 export * from './sim';
 export * from './sql/client';
 export * from './stores';
+export * from './verify-pool';

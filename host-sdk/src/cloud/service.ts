@@ -7,6 +7,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker';
 import { CloudIngest } from './mqtt/ingest';
 import { SeedVault } from './registry/vault';
 import { type OpenStores, openStores } from './stores';
+import { Ed25519VerifyPool } from './verify-pool';
 
 export interface StartCloudOptions {
   /** `sqlite:DIR` (default `sqlite:.handset/cloud`), `sqlite::memory:`, or `postgres://...`. */
@@ -39,6 +40,8 @@ export interface StartCloudOptions {
   logger?: CloudLogger;
   /** Group commit in front of the ledger. Default true. */
   groupCommit?: boolean;
+  /** Worker threads checking signatures (0: libuv's pool per signature). Default: cores - 1, 1..4. */
+  verifyThreads?: number;
   /** Pass-through to mqtt.js (tests). */
   mqtt?: Partial<IClientOptions>;
 }
@@ -80,10 +83,12 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
       });
     vault = env.vault;
   }
+  const verifyPool = o.verifyThreads === 0 ? undefined : new Ed25519VerifyPool({ threads: o.verifyThreads });
   const center = new CloudCenter({
     registry: stores.registry,
     ledger: stores.ledger,
     unitOfWork: stores.unitOfWork,
+    verifier: verifyPool?.verify,
     vault,
     clock,
     logger: log,
@@ -130,6 +135,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
   } catch (err) {
     await broker?.close();
     await stores.close();
+    await verifyPool?.close();
     throw err;
   }
   const http = new HttpApi({
@@ -165,6 +171,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
       await http.close();
       await broker?.close();
       await stores.close();
+      await verifyPool?.close();
     },
   };
 }

@@ -202,22 +202,21 @@ export function verifyAuthorisation(crypto: CryptoProvider, publicKey: Uint8Arra
 }
 
 /**
- * `verifyAuthorisation` off the event loop where the provider can (`ed25519VerifyAsync`):
- * a cloud worker checks a whole batch in parallel. Never rejects.
+ * What an authorisation's signature check needs - the raw public key, the canonical
+ * signed bytes and the raw signature - for verifiers that check a batch at once (off
+ * the event loop). Undefined when the key or the signature is malformed (= not valid).
  */
-export async function verifyAuthorisationAsync(
-  crypto: CryptoProvider,
+export function authorisationSignatureCheck(
   publicKey: Uint8Array | string,
   auth: Authorisation,
-): Promise<boolean> {
-  if (!crypto.ed25519VerifyAsync) return verifyAuthorisation(crypto, publicKey, auth);
+): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } | undefined {
   try {
     const pk = typeof publicKey === 'string' ? publicKeyFromBase64Url(publicKey) : publicKey;
-    const sig = signatureBytes(auth.signature);
-    if (!sig) return false;
-    return await crypto.ed25519VerifyAsync(pk, authorisationSigningBytes(auth), sig);
+    const signature = signatureBytes(auth.signature);
+    if (!signature || pk.length !== 32) return undefined;
+    return { publicKey: pk, message: authorisationSigningBytes(auth), signature };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
