@@ -10,6 +10,7 @@ export * from './encoding';
 export * from './errors';
 export * from './messages';
 export * from './money';
+export * from './ota';
 export * from './paycode';
 export * from './signing';
 export * from './topics';
