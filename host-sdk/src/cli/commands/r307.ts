@@ -29,6 +29,7 @@ import {
 import { SerialPortUart } from '@handset/device-drivers/transport/linux';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { registerFleetSim } from '../../sim/cli';
 import type { CliIo } from '../io';
 
 /**
@@ -152,6 +153,7 @@ function progressReporter(io: CliIo, label: string): { update: (p: TransferProgr
 }
 
 export function register(program: Command, io: CliIo): void {
+  registerFleetSim(simCommand(program), io);
   simCommand(program)
     .command('r307')
     .description('serve the simulated R307 fingerprint sensor on a serial device until SIGINT/SIGTERM')
