@@ -11,6 +11,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliIo } from '../cli/io';
 import { FAULT_PRESET_NAMES, FAULT_PRESETS, type FaultPresetName } from './faults';
 import { type FleetSummary, runFleet, type SeedReport } from './fleet';
+import { PLANTED_BUGS, type PlantedBug, plantedBug } from './planted';
 
 /** Some seed broke an invariant (exit 1). `details.failures` lists the first violation of each failing seed. */
 export class FleetViolationError extends HandsetError {
@@ -44,6 +45,7 @@ interface FleetCliOptions {
   json?: boolean;
   log?: boolean;
   tmp?: string;
+  plant?: PlantedBug;
 }
 
 /** Registers `fleet` under the `sim` command group. */
@@ -65,6 +67,11 @@ export function registerFleetSim(sim: Command, io: CliIo): void {
     .option('--json', 'print the summary as one JSON object (per-seed lines go to stderr)')
     .option('--log', "print each seed's event log (with --seed: what happened, step by step)")
     .option('--tmp <dir>', 'parent directory for the per-seed SQLite stores (default /dev/shm, else the OS temp dir)')
+    .addOption(
+      new Option('--plant <bug>', 'self-test of the checker: plant a known cloud bug (on replays); the run must fail').choices(
+        PLANTED_BUGS,
+      ),
+    )
     .addHelpText('after', `\nFault presets:\n${presets}\n`)
     .action(async (o: FleetCliOptions, cmd: Command) => {
       if (o.seeds === undefined && o.seed === undefined)
@@ -82,6 +89,7 @@ export function registerFleetSim(sim: Command, io: CliIo): void {
         preset: o.faults,
         tmpDir: o.tmp,
         keepLog: o.log,
+        hooks: o.plant && plantedBug(o.plant),
         onSeed: (r) => {
           line(`${seedLine(r)}\n`);
           if (r.log) line(`${r.log.map((l) => `  ${l}`).join('\n')}\n`);

@@ -2,4 +2,5 @@
 export * from './faults';
 export * from './fleet';
 export * from './network';
+export * from './planted';
 export * from './prng';
