@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '@handset/device-drivers/core';
 import type pg from 'pg';
-import { checkSchemaName, makePool, type PgConnectOptions, pgTransaction } from '../sql/pg';
+import { checkSchemaName, makePool, type PgConnectOptions, pgTransaction, pgTwoStep, sqlLiteral, sqlTextArray } from '../sql/pg';
 import {
   accountIdsToLoad,
   accountOutcome,
@@ -96,50 +96,34 @@ export class PgLedgerStore implements LedgerStore {
     return m;
   }
 
-  private async write(c: pg.PoolClient, s: LedgerSnapshot, fx: BatchEffects): Promise<void> {
+  /** The batch's writes as one simple-query string (empty when nothing changes). */
+  private writeSql(s: LedgerSnapshot, fx: BatchEffects): string {
+    const L = sqlLiteral;
+    const out: string[] = [];
     if (fx.inserts.length) {
-      const col = <T>(f: (t: Transfer) => T) => fx.inserts.map(f);
-      await c.query(
-        `INSERT INTO ${this.t} (id, debit_account_id, credit_account_id, amount, currency, code, flags, pending_id, timeout_s, user_data, timestamp, result, pending_status, body)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::int[], $8::text[], $9::int[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])`,
-        [
-          col((t) => t.id),
-          col((t) => t.debitAccountId),
-          col((t) => t.creditAccountId),
-          col((t) => t.amount.toString()),
-          col((t) => t.currency),
-          col((t) => t.code),
-          col(transferFlagBits),
-          col((t) => t.pendingId),
-          col((t) => t.timeoutSeconds),
-          col((t) => t.userData),
-          col((t) => String(t.timestamp)),
-          col((t) => t.result),
-          col((t) => t.pendingStatus),
-          col((t) => t.bodyKey),
-        ],
+      const rows = fx.inserts.map(
+        (t) =>
+          `(${L(t.id)},${L(t.debitAccountId)},${L(t.creditAccountId)},${L(t.amount)},${L(t.currency)},${L(t.code)},${L(transferFlagBits(t))},${L(t.pendingId)},${L(t.timeoutSeconds)},${L(t.userData)},${L(t.timestamp)},${L(t.result)},${L(t.pendingStatus)},${L(t.bodyKey)})`,
+      );
+      out.push(
+        `INSERT INTO ${this.t} (id, debit_account_id, credit_account_id, amount, currency, code, flags, pending_id, timeout_s, user_data, timestamp, result, pending_status, body) VALUES ${rows.join(',')}`,
       );
     }
     if (fx.pendingStatus.size) {
-      await c.query(
-        `UPDATE ${this.t} t SET pending_status = u.s FROM unnest($1::text[], $2::text[]) AS u(id, s) WHERE t.id = u.id`,
-        [[...fx.pendingStatus.keys()], [...fx.pendingStatus.values()]],
-      );
+      const rows = [...fx.pendingStatus].map(([id, st]) => `(${L(id)},${L(st)})`);
+      out.push(`UPDATE ${this.t} t SET pending_status = u.s FROM (VALUES ${rows.join(',')}) AS u(id, s) WHERE t.id = u.id`);
     }
     const accts = [...fx.accounts].flatMap((id) => s.accounts.get(id) ?? []);
     if (accts.length) {
-      await c.query(
-        `UPDATE ${this.a} a SET debits_pending = u.dp, debits_posted = u.dq, credits_pending = u.cp, credits_posted = u.cq
-         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, dp, dq, cp, cq) WHERE a.id = u.id`,
-        [
-          accts.map((a) => a.id),
-          accts.map((a) => a.debitsPending.toString()),
-          accts.map((a) => a.debitsPosted.toString()),
-          accts.map((a) => a.creditsPending.toString()),
-          accts.map((a) => a.creditsPosted.toString()),
-        ],
+      const rows = accts.map(
+        (a) => `(${L(a.id)},${L(a.debitsPending)},${L(a.debitsPosted)},${L(a.creditsPending)},${L(a.creditsPosted)})`,
+      );
+      out.push(
+        `UPDATE ${this.a} a SET debits_pending = u.dp::int8, debits_posted = u.dq::int8, credits_pending = u.cp::int8, credits_posted = u.cq::int8
+         FROM (VALUES ${rows.join(',')}) AS u(id, dp, dq, cp, cq) WHERE a.id = u.id`,
       );
     }
+    return out.join(';');
   }
 
   async createAccounts(accounts: readonly AccountInput[]): Promise<AccountResult[]> {
@@ -173,19 +157,41 @@ export class PgLedgerStore implements LedgerStore {
     });
   }
 
+  /**
+   * Two round trips: `BEGIN` + lock the batch's transfer rows + lock its accounts (those
+   * it names and those of the pending transfers it resolves, in id order), then the
+   * writes the engine computed + `COMMIT`.
+   */
   async createTransfers(transfers: readonly TransferInput[]): Promise<TransferResult[]> {
     if (!transfers.length) return [];
     await this.init();
-    return pgTransaction(this.pool, async (c) => {
+    const tids = transferIdsToLoad(transfers);
+    const named = accountIdsToLoad(transfers, new Map());
+    const pids = [...new Set(transfers.flatMap((t) => (t.pendingId ? [t.pendingId] : [])))];
+    const ofPending = pids.length
+      ? ` || ARRAY(SELECT x FROM ${this.t} p, LATERAL (VALUES (p.debit_account_id), (p.credit_account_id)) v(x) WHERE p.id = ANY(${sqlTextArray(pids)}))`
+      : '';
+    const read = [
+      tids.length ? `SELECT * FROM ${this.t} WHERE id = ANY(${sqlTextArray(tids)}) ORDER BY id FOR UPDATE` : 'SELECT',
+      `SELECT * FROM ${this.a} WHERE id = ANY(${sqlTextArray(named)}${ofPending}) ORDER BY id FOR UPDATE`,
+    ].join(';');
+    return pgTwoStep(this.pool, read, async ([tr, ar], c) => {
       const now = this.clock.now();
-      const loaded = await this.loadTransfers(c, transferIdsToLoad(transfers), true);
-      const s: LedgerSnapshot = {
-        transfers: loaded,
-        accounts: await this.loadAccounts(c, accountIdsToLoad(transfers, loaded), true),
-      };
+      const loaded = new Map<string, Transfer>();
+      for (const row of (tr?.rows ?? []) as TransferRow[]) loaded.set(row.id, transferFromRow(row));
+      const accounts = new Map<string, Account>();
+      for (const row of (ar?.rows ?? []) as AccountRow[]) accounts.set(row.id, accountFromRow(row));
+      // The read above locks what the engine asks for; should it ever ask for more, lock that too.
+      const asked = new Set(named);
+      for (const id of pids) {
+        const p = loaded.get(id);
+        if (p) asked.add(p.debitAccountId).add(p.creditAccountId);
+      }
+      const more = accountIdsToLoad(transfers, loaded).filter((id) => !asked.has(id));
+      if (more.length) for (const [id, a] of await this.loadAccounts(c, more, true)) accounts.set(id, a);
+      const s: LedgerSnapshot = { transfers: loaded, accounts };
       const fx = applyTransfers(s, transfers, now);
-      await this.write(c, s, fx);
-      return fx.results;
+      return { write: this.writeSql(s, fx), value: fx.results };
     });
   }
 
@@ -228,7 +234,8 @@ export class PgLedgerStore implements LedgerStore {
       };
       const fx = emptyEffects();
       for (const p of due) expireInSnapshot(s, p, fx);
-      await this.write(c, s, fx);
+      const sql = this.writeSql(s, fx);
+      if (sql) await c.query(sql);
       return due.length;
     });
   }

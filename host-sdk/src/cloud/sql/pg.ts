@@ -64,6 +64,56 @@ export async function pgTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
   }
 }
 
+/** Inlines a value as an SQL literal for the simple-query protocol (text escaped by node-pg). */
+export function sqlLiteral(v: string | number | bigint | null): string {
+  if (v === null) return 'NULL';
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new ValidationError(`not an integer: ${v}`, { device: 'cloud' });
+  // parenthesised when negative: `::` binds tighter than unary minus
+  if (typeof v === 'bigint' || typeof v === 'number') return v < 0 ? `(${v})` : String(v);
+  return pg.escapeLiteral(v);
+}
+
+/** An SQL text array literal: `ARRAY['a','b']::text[]`. */
+export const sqlTextArray = (xs: readonly string[]): string => `ARRAY[${xs.map(sqlLiteral).join(',')}]::text[]`;
+
+/**
+ * One transaction in two round trips, for the hot path: `BEGIN; <read>` in one
+ * simple-query message (the locking reads), then `decide` runs on the client with the
+ * locks held and returns the statements to write; they go out with `COMMIT` in the
+ * second message. Values are inlined with `sqlLiteral` (the simple protocol takes no
+ * parameters). An error anywhere rolls back; the same SQLSTATEs as `pgTransaction`
+ * retry the whole transaction (a retry reads again and `decide` decides again).
+ */
+export async function pgTwoStep<T>(
+  pool: pg.Pool,
+  read: string,
+  decide: (results: pg.QueryResult[], c: pg.PoolClient) => { write: string; value: T } | Promise<{ write: string; value: T }>,
+  attempts = 8,
+): Promise<T> {
+  for (let i = 1; ; i++) {
+    const c = await pool.connect();
+    try {
+      const r = (await c.query(`BEGIN;${read}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+      const results = Array.isArray(r) ? r.slice(1) : [];
+      const { write, value } = await decide(results, c);
+      await c.query(write ? `${write};COMMIT` : 'COMMIT');
+      c.release();
+      return value;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      c.release();
+      const code = (err as { code?: string }).code;
+      if (i < attempts && code && RETRYABLE.has(code)) continue;
+      if (err instanceof HandsetError) throw err;
+      throw new HandsetError('STORE', `PostgreSQL: ${(err as Error).message}`, {
+        device: 'cloud',
+        cause: err,
+        details: { code },
+      });
+    }
+  }
+}
+
 export async function dropSchema(pool: pg.Pool, schema: string): Promise<void> {
   await pool.query(`DROP SCHEMA IF EXISTS "${checkSchemaName(schema)}" CASCADE`);
 }
