@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runBuild } from '../../src/cli/commands/build';
 import { recordingIo } from '../../src/cli/io';
+import { main } from '../../src/cli/program';
 import { buildBundle, bytesSource, readBundle } from '../../src/provision/bundle';
 import { BundleError } from '../../src/provision/errors';
 import { generateReleaseKey, loadTrustedKey } from '../../src/provision/keys';
@@ -145,6 +146,27 @@ describe('bundle', () => {
       await t.cleanup();
     }
   }, 60_000);
+
+  it('handset build --version V through the CLI: the flag names the firmware, not the CLI version', async () => {
+    const t = await tempDir('bundle-cli-');
+    try {
+      const key = join(t.dir, 'release.key');
+      await generateReleaseKey(key);
+      const io = recordingIo();
+      const args = ['--key', key, '--dist', join(repo, 'firmware-ts', 'dist'), '--repo', repo, '--created-at', '1'];
+      const code = await main(['build', '--version', '4.5.6', '--out', join(t.dir, 'x.tar'), ...args], io);
+      expect(code).toBe(0);
+      expect(JSON.parse(io.stdout).version).toBe('4.5.6');
+      const bad = recordingIo();
+      expect(await main(['build', '--version', '../x', '--out', join(t.dir, 'y.tar'), ...args], bad)).toBe(1);
+      expect(bad.stderr).toMatch(/^handset: CLI_ARG: --version/);
+      const v = recordingIo();
+      expect(await main(['--version'], v)).toBe(0);
+      expect(v.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    } finally {
+      await t.cleanup();
+    }
+  });
 
   it('handset build without --key warns and uses a generated dev key under .handset/', async () => {
     const t = await tempDir('bundle-dev-');

@@ -81,6 +81,10 @@ export async function runBuild(o: BuildOptions, io: CliIo): Promise<Record<strin
 }
 
 export function register(program: Command, io: CliIo): void {
+  // `handset build --version V` names the firmware version: the root program's own
+  // `-V, --version` must then only count before the subcommand (commander's positional
+  // options), or it would swallow the flag and print the CLI's version instead.
+  program.enablePositionalOptions();
   program
     .command('build')
     .description('build the firmware and pack it as a signed, deterministic bundle (tar + manifest)')
