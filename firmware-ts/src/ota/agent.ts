@@ -8,7 +8,8 @@
  *   `ROOT/slots/<inactive>.staging` (pre-sized to the offered size, at most
  *   OTA_MAX_BUNDLE_BYTES); in memory there is one chunk and a bitmap of received indices.
  * - Resumable: an offer with the same updateId and SHA-256 keeps the staging file and
- *   bitmap and answers which chunks are still missing; duplicates are rewritten in
+ *   bitmap and answers which chunks are still missing, also after a handset restart
+ *   (the bitmap is persisted beside the staging file); duplicates are rewritten in
  *   place (harmless); chunks of another update, out of range or of the wrong length are
  *   dropped (they stay missing).
  * - Trust: after the last chunk the staging file's SHA-256 must equal the offer's, then
@@ -18,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HandsetError } from '@handset/device-drivers/core';
 import {
@@ -28,8 +29,10 @@ import {
   OTA_MAX_BUNDLE_BYTES,
   type OtaOffer,
   type OtaStatus,
+  otaOfferSchema,
   PROTOCOL_VERSION,
   type Topics,
+  toBase64Url,
 } from '@handset/host-sdk/protocol';
 import { activeSlot, fileSource, installBundle, otherSlot, type SlotName } from '@handset/host-sdk/provision';
 import type { MqttClient } from 'mqtt';
@@ -58,7 +61,12 @@ interface Transfer {
   fh: FileHandle;
   have: Uint8Array;
   received: number;
+  /** Chunks received since the bitmap was last persisted. */
+  sinceSave: number;
 }
+
+/** Persist the bitmap after this many new chunks. */
+const SAVE_EVERY = 64;
 
 export class OtaAgent {
   private transfer: Transfer | undefined;
@@ -76,6 +84,7 @@ export class OtaAgent {
   }
 
   async start(): Promise<void> {
+    await this.restore();
     this.o.client.on('message', this.onMessage);
     const names = ['offer', 'chunk', 'done'];
     await this.o.client.subscribeAsync(
@@ -89,6 +98,55 @@ export class OtaAgent {
     await this.queue;
     await this.transfer?.fh.close().catch(() => undefined);
     this.transfer = undefined;
+  }
+
+  /**
+   * Persists the received-chunk bitmap next to the staging file (`<staging>.json`), after
+   * an fsync of the staging file, so every chunk it marks is on disk: a push resumes
+   * across a handset restart; chunks received after the last persist are asked for again.
+   */
+  private async persist(t: Transfer): Promise<void> {
+    await t.fh.sync();
+    const tmp = `${t.path}.json.tmp`;
+    await writeFile(tmp, JSON.stringify({ offer: t.offer, have: toBase64Url(t.have) }));
+    await rename(tmp, `${t.path}.json`);
+    t.sinceSave = 0;
+  }
+
+  private async discard(t: Transfer): Promise<void> {
+    await t.fh.close().catch(() => undefined);
+    await rm(t.path, { force: true });
+    await rm(`${t.path}.json`, { force: true });
+  }
+
+  /** Picks up an unfinished transfer left by an earlier run (see persist). */
+  private async restore(): Promise<void> {
+    if (this.transfer) return;
+    for (const slot of ['a', 'b'] as const) {
+      const path = join(this.o.root, 'slots', `${slot}.staging`);
+      let saved: { offer?: unknown; have?: unknown };
+      try {
+        saved = JSON.parse(await readFile(`${path}.json`, 'utf8')) as typeof saved;
+      } catch {
+        continue;
+      }
+      const offer = otaOfferSchema.safeParse(saved.offer);
+      const have = typeof saved.have === 'string' ? fromBase64Url(saved.have) : undefined;
+      const size = await stat(path).then(
+        (st) => st.size,
+        () => -1,
+      );
+      if (!offer.success || !(have instanceof Uint8Array) || have.length !== offer.data.chunks || size !== offer.data.size) {
+        await rm(path, { force: true });
+        await rm(`${path}.json`, { force: true });
+        continue;
+      }
+      const fh = await open(path, 'r+');
+      const received = have.reduce((n, b) => n + (b ? 1 : 0), 0);
+      this.transfer = { offer: offer.data, path, fh, have, received, sinceSave: 0 };
+      this.log('ota.restored', { updateId: offer.data.updateId, received });
+      return;
+    }
   }
 
   /** Resolves when every message received so far has been handled (tests). */
@@ -160,8 +218,7 @@ export class OtaAgent {
     if (offer.size > (this.o.maxBundleBytes ?? OTA_MAX_BUNDLE_BYTES))
       return this.fail(offer.updateId, offer.chunks, 'TOO_LARGE', offer.version);
     if (t) {
-      await t.fh.close().catch(() => undefined);
-      await rm(t.path, { force: true });
+      await this.discard(t);
       this.transfer = undefined;
     }
     const active = await activeSlot(this.o.root);
@@ -170,7 +227,8 @@ export class OtaAgent {
     const path = join(this.o.root, 'slots', `${target}.staging`);
     const fh = await open(path, 'w+', 0o600);
     await fh.truncate(offer.size);
-    this.transfer = { offer, path, fh, have: new Uint8Array(offer.chunks), received: 0 };
+    this.transfer = { offer, path, fh, have: new Uint8Array(offer.chunks), received: 0, sinceSave: 0 };
+    await this.persist(this.transfer);
     this.log('ota.offer', { updateId: offer.updateId, version: offer.version, size: offer.size });
     return this.receiving(this.transfer);
   }
@@ -188,6 +246,7 @@ export class OtaAgent {
     if (!t.have[index]) {
       t.have[index] = 1;
       t.received++;
+      if (++t.sinceSave >= SAVE_EVERY) await this.persist(t);
     }
   }
 
@@ -202,7 +261,10 @@ export class OtaAgent {
     if (done) return this.report({ ...done });
     const t = this.transfer;
     if (!t || t.offer.updateId !== updateId) return;
-    if (t.received < t.offer.chunks) return this.receiving(t);
+    if (t.received < t.offer.chunks) {
+      if (t.sinceSave > 0) await this.persist(t);
+      return this.receiving(t);
+    }
     await t.fh.sync();
     await t.fh.close();
     this.transfer = undefined;
@@ -232,6 +294,7 @@ export class OtaAgent {
       result = { updateId, state: 'failed', received: t.received, chunks: t.offer.chunks, reason, version: t.offer.version };
     } finally {
       await rm(t.path, { force: true });
+      await rm(`${t.path}.json`, { force: true });
     }
     this.finished.set(updateId, result);
     await this.report(result);

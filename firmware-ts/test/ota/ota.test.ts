@@ -126,6 +126,26 @@ describe('OTA over MQTT: host sender -> handset agent -> A/B slots -> health che
     expect(second.chunksSent).toBe((second.chunks as number) - 10);
   }, 60_000);
 
+  it('resumes after a handset restart: the received-chunk bitmap is persisted beside the staging file', async () => {
+    const bundle = await writeBundle('2.2.0', 9, 15_000);
+    const updateId = '0190a3f2-1c2d-7e3f-8a4b-5c6d7e8f9a0c';
+    const first = await runOta(ota(bundle, { updateId }), recordingIo(), {
+      chunk: (index) => (index >= 12 ? 'drop' : undefined),
+    }).catch((e: unknown) => e);
+    expect((first as OtaError).code).toBe('OTA_TIMEOUT');
+    expect(existsSync(join(root, 'slots', 'b.staging.json'))).toBe(true);
+    // the handset restarts: a new agent (new process) over the same root
+    await agent.stop();
+    const { createTopics } = await import('@handset/host-sdk/protocol');
+    agent = new OtaAgent({ root, deviceId: DEVICE, topics: createTopics(ROOT), client: device, trustedKeys: [PUB] });
+    await agent.start();
+    const second = await runOta(ota(bundle, { updateId }), recordingIo());
+    expect(second).toMatchObject({ state: 'installed', slot: 'b', version: '2.2.0' });
+    expect(second.chunksSent).toBe((second.chunks as number) - 12);
+    expect(existsSync(join(root, 'slots', 'b.staging'))).toBe(false);
+    expect(existsSync(join(root, 'slots', 'b.staging.json'))).toBe(false);
+  }, 60_000);
+
   it('a tampered chunk is refused and nothing switches (transport hash, and a consistent forger: signature/manifest hashes)', async () => {
     const path = await writeBundle('6.6.6', 6, 10_000);
     const good = new Uint8Array(await readFile(path));
