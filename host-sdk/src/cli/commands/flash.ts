@@ -9,6 +9,7 @@
  * development key in .handset/). Prints one JSON line: slot, previous, version.
  */
 import { join, resolve } from 'node:path';
+import { ValidationError } from '@handset/device-drivers/core';
 import type { Command } from 'commander';
 import { fileSource } from '../../provision/bundle';
 import { BundleError } from '../../provision/errors';
@@ -27,7 +28,17 @@ export interface FlashOptions {
 
 /** The trusted key file: --key, else the dev key's .pub under the repository's .handset/. */
 export async function trustedKeysFor(key: string | undefined, repo: string | undefined): Promise<Uint8Array[]> {
-  const path = key ?? join(findRepoRoot(repo), DEV_KEY_DIR, DEV_PUB_FILE);
+  let path = key;
+  if (path === undefined) {
+    try {
+      path = join(findRepoRoot(repo), DEV_KEY_DIR, DEV_PUB_FILE);
+    } catch (cause) {
+      throw new ValidationError('no --key given and no repository with a .handset/ dev key here: pass --key release.pub', {
+        code: 'CLI_ARG',
+        cause,
+      });
+    }
+  }
   return [await loadTrustedKey(path)];
 }
 
