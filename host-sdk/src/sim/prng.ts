@@ -4,6 +4,7 @@
  * is drawn from one instance, in the order the single-threaded event loop asks, so the
  * same seed replays exactly.
  */
+import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import { type CryptoProvider, type Ed25519KeyPair, nodeCrypto } from '../protocol/index';
 
 export class Prng {
@@ -74,15 +75,25 @@ export class Prng {
 /**
  * The real node crypto with its randomness taken from `rng`: deterministic Ed25519 keys
  * (a private key is 32 random bytes), payment ids and pay-code seeds. Signing and
- * verification stay the real thing.
+ * verification stay the real thing. Each generated private key is imported once (as a
+ * real handset keeps its key), not once per signature.
  */
 export function seededCrypto(rng: Prng, base: CryptoProvider = nodeCrypto): CryptoProvider {
+  const keys = new Map<Uint8Array, KeyObject>();
   return {
     ...base,
     randomBytes: (n) => rng.bytes(n),
     generateEd25519KeyPair: (): Ed25519KeyPair => {
       const privateKey = rng.bytes(32);
-      return { privateKey, publicKey: base.ed25519PublicKey(privateKey) };
+      const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(privateKey)]);
+      const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      keys.set(privateKey, key);
+      const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+      return { privateKey, publicKey: new Uint8Array(spki.subarray(spki.length - 32)) };
+    },
+    ed25519Sign: (privateKey, message) => {
+      const key = keys.get(privateKey);
+      return key ? new Uint8Array(sign(null, message, key)) : base.ed25519Sign(privateKey, message);
     },
   };
 }

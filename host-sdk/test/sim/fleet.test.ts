@@ -16,12 +16,15 @@ import {
   type SeedReport,
 } from '../../src/sim/index';
 
+// 12 handsets (the CLI's default is 20) keep the 25 seeds near 10 s on the shared machine
+const HANDSETS = 12;
+
 describe('handset sim fleet', () => {
   let first: FleetSummary | undefined;
   const reports = new Map<number, SeedReport>();
 
   it('25 seeds, every fault preset: every invariant holds', async () => {
-    first = await runFleet({ seeds: 25, onSeed: (r) => reports.set(r.seed, r) });
+    first = await runFleet({ seeds: 25, handsets: HANDSETS, onSeed: (r) => reports.set(r.seed, r) });
     expect(first.failures).toEqual([]);
     expect(first.ok).toBe(25);
     expect(first.violations).toBe(0);
@@ -41,8 +44,8 @@ describe('handset sim fleet', () => {
   it('the same seed replays exactly (same digest, same event log); other seeds differ', async () => {
     const chaos = [...reports.values()].find((r) => r.preset === 'chaos');
     expect(chaos).toBeDefined();
-    const again = await runFleetSeed({ seed: chaos!.seed, keepLog: true });
-    const third = await runFleetSeed({ seed: chaos!.seed, keepLog: true });
+    const again = await runFleetSeed({ seed: chaos!.seed, handsets: HANDSETS, keepLog: true });
+    const third = await runFleetSeed({ seed: chaos!.seed, handsets: HANDSETS, keepLog: true });
     expect(again.digest).toBe(chaos!.digest);
     expect(again.events).toBe(chaos!.events);
     expect(third.log).toEqual(again.log);
@@ -72,7 +75,7 @@ describe('handset sim fleet', () => {
   it('the CLI: --seed S replays one seed, --json prints the summary, bad arguments exit 2', async () => {
     const seed = 4;
     const io = recordingIo();
-    expect(await main(['sim', 'fleet', '--seed', String(seed), '--json'], io)).toBe(0);
+    expect(await main(['sim', 'fleet', '--seed', String(seed), '--handsets', String(HANDSETS), '--json'], io)).toBe(0);
     const summary = JSON.parse(io.stdout) as FleetSummary;
     expect(summary).toMatchObject({ seeds: 1, ok: 1, violations: 0, presets: { crash: 1 } });
     expect(summary.seedsPerSecond).toBeGreaterThan(0);
