@@ -229,3 +229,39 @@ describe('OTA over MQTT: host sender -> handset agent -> A/B slots -> health che
     expect(await readFile(join(root, 'current/firmware/handsetd.js'), 'utf8')).toBe("console.log('handset 1');\n");
   });
 });
+
+describe('OTA over Mosquitto (127.0.0.1:1883, a random topic root)', () => {
+  it('updates a handset and recovers a lost chunk through the real broker', async () => {
+    const { createTopics } = await import('@handset/host-sdk/protocol');
+    const root = `ota-mq-${process.pid}-${Date.now().toString(36)}/`;
+    const id = `hs-ota-mq-${process.pid}`;
+    const t = await tempDir('ota-mq-');
+    const client = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: id, reconnectPeriod: 0 });
+    const dev = new OtaAgent({
+      root: join(t.dir, 'device'),
+      deviceId: id,
+      topics: createTopics(root),
+      client,
+      trustedKeys: [PUB],
+    });
+    try {
+      await installBundle(join(t.dir, 'device'), bytesSource(sampleBundle('1.0.0', 1).bytes), { trustedKeys: [PUB] });
+      await dev.start();
+      const key = join(t.dir, 'release.key');
+      await writeFile(key, ed25519PrivateKeyToPem(KEY));
+      const bundle = join(t.dir, 'fw.tar');
+      await writeFile(bundle, sampleBundle('4.0.0', 11, 40_000).bytes);
+      const r = await runOta(
+        { bundle, device: id, broker: 'mqtt://127.0.0.1:1883', topicRoot: root, chunkSize: '4096', timeout: '3000', key },
+        recordingIo(),
+        { chunk: (i, _d, attempt) => (i === 2 && attempt === 0 ? 'drop' : undefined) },
+      );
+      expect(r).toMatchObject({ state: 'installed', slot: 'b', version: '4.0.0', rounds: 3 });
+      expect(await readlink(join(t.dir, 'device', 'current'))).toBe('slots/b');
+    } finally {
+      await dev.stop();
+      await client.endAsync();
+      await t.cleanup();
+    }
+  });
+});
