@@ -324,7 +324,9 @@ class FleetWorld {
           continue;
         }
         const r = o.result;
-        this.record(`cloud ${r.flow} ${r.paymentId} ${r.status} ${r.reason ?? ''}${o.replayed ? ' replayed' : ''}`);
+        this.record(
+          `cloud ${r.flow} ${r.paymentId} ${r.status}${r.reason ? ` ${r.reason}` : ''}${o.replayed ? ' replayed' : ''}`,
+        );
         const text = encodeMessageText('result', r);
         const h = this.byDevice.get(r.deviceId);
         if (o.to.device && h) for (const at of this.net.deliveries(this.t)) this.queue.push(at, { k: 'toHandset', h: h.i, text });
