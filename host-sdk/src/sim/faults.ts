@@ -95,7 +95,8 @@ export const FAULT_PRESETS: Record<FaultPresetName, FaultPreset> = {
   rogue: {
     ...base,
     name: 'rogue',
-    about: 'a rogue handset sends bad signatures, messages in other devices’ names and replays of captured authorisations',
+    about:
+      'a rogue handset sends bad signatures, messages in other devices’ names and replays of captured authorisations; a rogue merchant charges used pay codes again',
     roguePerHandset: 1,
   },
   'insufficient-funds': {

@@ -47,6 +47,7 @@ import { Prng, seededCrypto } from './prng';
 /** Start of virtual time (ms since the epoch): the same for every seed. */
 const EPOCH_MS = Date.UTC(2026, 0, 1, 9, 0, 0);
 const CURRENCY = 'EUR';
+const ROGUE_MERCHANT = 'm-rogue';
 /** The cloud ingest takes whatever arrived in one 5 ms tick as one batch. */
 const CLOUD_TICK_MS = 5;
 /** Runs stop here even if something is still unanswered (then `outbox.drained` fails). */
@@ -125,7 +126,8 @@ export const INVARIANTS = {
   'declined.booked-nothing': 'a declined payment has no booked transfer',
   'order.paid-once': 'no order has two approved payments',
   balances: 'each balance = deposits - approved payments (consumers), = approved payments (merchants); nothing left pending',
-  'rogue.refused': 'no rogue message (bad signature, another device, changed replay) is ever recorded or approved',
+  'rogue.refused':
+    'no forged rogue message (bad signature, another device, changed replay) is ever recorded; a used pay code charged again is declined',
 } as const;
 export type InvariantName = keyof typeof INVARIANTS;
 
@@ -200,7 +202,10 @@ class FleetWorld {
   byDevice = new Map<string, Handset>();
   byMerchant = new Map<string, Merchant>();
   rogue!: SimHandset;
+  /** Rogue messages that must never even be recorded (forged signatures, other device ids). */
   rogueIds = new Set<string>();
+  /** Rogue charges with a used pay code: recorded, and must be declined. */
+  rogueCharges = new Set<string>();
   /** Authorisation texts seen on the wire (what a rogue can capture and replay). */
   captured: string[] = [];
   deposits = new Map<string, bigint>();
@@ -429,6 +434,7 @@ class FleetWorld {
     await c.createUser({ account: 'rogue', currency: CURRENCY });
     this.rogue.accept(await c.register(this.rogue.registrationRequest(this.clock.now())));
     await c.deposit('rogue', 1_000_000n, 'initial');
+    await c.createMerchant({ merchantId: ROGUE_MERCHANT, currency: CURRENCY });
     this.deposits.set('rogue', 1_000_000n);
     const rogues = fractional(this.rng, p.roguePerHandset * nH);
     for (let r = 0; r < rogues; r++) this.queue.push(this.rng.int(200, 40_000), { k: 'rogue' });
@@ -588,13 +594,46 @@ class FleetWorld {
 
   // ---------------------------------------------------------------- the rogue
 
-  private rogueMessage(): void {
+  private async rogueMessage(): Promise<void> {
     const victim = this.rng.pick(this.handsets);
     const m = this.rng.pick(this.merchants);
     const [orderRef, order] = this.rng.pick([...m.orders.entries()]);
     const base = { merchantId: m.merchantId, orderRef, amount: order.due.minor, currency: CURRENCY, nowMs: this.clock.now() };
-    const kind = this.rng.pick(['bad-signature', 'other-device', 'other-device-topic', 'replay', 'replay-new-id'] as const);
+    const kind = this.rng.pick([
+      'bad-signature',
+      'other-device',
+      'other-device-topic',
+      'replay',
+      'replay-new-id',
+      'paycode-reuse',
+    ] as const);
     this.count(`rogue:${kind}`);
+    if (kind === 'paycode-reuse') {
+      // a rogue merchant presents a pay code that was already charged (and answered)
+      const used = (await Promise.all(this.merchants.map((x) => x.outbox.all()))).flat().filter((e) => e.result !== null);
+      if (used.length) {
+        const ch = decodeMessage('merchant.charge', this.rng.pick(used).payload);
+        const again: MerchantCharge = {
+          ...ch,
+          paymentId: newPaymentId((n) => this.rng.bytes(n), this.clock.now()),
+          merchantId: ROGUE_MERCHANT,
+          orderRef: `r-${this.rogueCharges.size}`,
+          ts: this.clock.now(),
+        };
+        this.rogueCharges.add(again.paymentId);
+        this.record(`rogue ${kind} ${again.paymentId}`);
+        const text = encodeMessageText('merchant.charge', again);
+        for (const at of this.net.deliveries(this.t)) {
+          this.queue.push(Math.ceil(at / CLOUD_TICK_MS) * CLOUD_TICK_MS, {
+            k: 'cloud',
+            flow: 'charge',
+            topicId: ROGUE_MERCHANT,
+            text,
+          });
+        }
+        return;
+      }
+    }
     const send = (a: Authorisation, topic: string, raw?: string) => {
       if (raw === undefined) this.rogueIds.add(a.paymentId);
       this.record(`rogue ${kind} ${a.paymentId} on ${topic}`);
@@ -604,7 +643,7 @@ class FleetWorld {
       }
     };
     const captured = this.captured.length ? this.rng.pick(this.captured) : undefined;
-    if (kind === 'bad-signature' || ((kind === 'replay' || kind === 'replay-new-id') && !captured)) {
+    if (kind === 'bad-signature' || kind === 'paycode-reuse' || ((kind === 'replay' || kind === 'replay-new-id') && !captured)) {
       const a = this.rogue.authorise(base);
       send({ ...a, signature: corrupt(a.signature) }, this.rogue.deviceId);
     } else if (kind === 'other-device' || kind === 'other-device-topic') {
@@ -667,7 +706,7 @@ class FleetWorld {
           await this.boot(this.handsets[ev.h]!);
           break;
         case 'rogue':
-          this.rogueMessage();
+          await this.rogueMessage();
           break;
       }
     }
@@ -731,7 +770,7 @@ class FleetWorld {
         (t) => t.result === 'ok' && t.code === TRANSFER_CODE.payment,
       );
       if (p.status === 'approved') {
-        approved++;
+        if (this.started.has(p.paymentId)) approved++;
         const ids = booked.map((t) => t.id).sort();
         const want = [ledgerIds.capture(p.paymentId), ledgerIds.pending(p.paymentId)].sort();
         if (ids.join() !== want.join())
@@ -756,9 +795,11 @@ class FleetWorld {
         spent.set(p.account, (spent.get(p.account) ?? 0n) + p.amount);
         earned.set(p.merchantId, (earned.get(p.merchantId) ?? 0n) + p.amount);
       } else if (p.status === 'declined') {
-        declined++;
         const reason = p.reason ?? 'unknown';
-        declines[reason] = (declines[reason] ?? 0) + 1;
+        if (this.started.has(p.paymentId)) {
+          declined++;
+          declines[reason] = (declines[reason] ?? 0) + 1;
+        } else if (this.rogueCharges.has(p.paymentId)) this.count(`rogue-declined:${reason}`);
         if (booked.length)
           this.violate(
             'declined.booked-nothing',
@@ -767,6 +808,8 @@ class FleetWorld {
       }
       if (this.rogueIds.has(p.paymentId))
         this.violate('rogue.refused', `rogue payment ${p.paymentId} was recorded (${p.status})`);
+      if (this.rogueCharges.has(p.paymentId) && p.status !== 'declined')
+        this.violate('rogue.refused', `a used pay code was charged again: payment ${p.paymentId} is ${p.status}`);
     }
     // 8. balances
     const accounts = [...this.deposits.keys()].map((a) => ledgerIds.user(a));

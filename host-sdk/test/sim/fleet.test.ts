@@ -33,6 +33,8 @@ describe('handset sim fleet', () => {
     for (const f of ['dropped', 'duplicated', 'reordered', 'crash:in-batch', 'crash:after-commit', 'reboots', 'skewed-handsets'])
       expect(first.faults[f], f).toBeGreaterThan(0);
     expect(Object.keys(first.faults).some((k) => k.startsWith('rogue:'))).toBe(true);
+    // a rogue merchant charged used pay codes again: all declined
+    expect(first.faults['rogue-declined:paycode_used']).toBeGreaterThan(0);
     expect(first.recovery.resends).toBeGreaterThan(0);
     // both outcomes occur: the checks are not vacuous
     expect(first.approved).toBeGreaterThan(first.payments / 2);
