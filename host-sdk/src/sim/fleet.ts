@@ -27,7 +27,7 @@ import type { LedgerStore } from '../cloud/ledger/index';
 import { SeedVault } from '../cloud/registry/vault';
 import { SimHandset } from '../cloud/sim';
 import { type OpenStores, openStores, type UnitOfWork } from '../cloud/stores';
-import { type AmountComparison, applyResult, newOrder, type OrderRecord, openOrder } from '../merchant/amount-comparison';
+import { applyResult, newOrder, type OrderRecord, openOrder } from '../merchant/amount-comparison';
 import { fromWireResult } from '../merchant/mqtt-results';
 import {
   type Authorisation,
@@ -579,17 +579,17 @@ class FleetWorld {
     this.applyToOrder(m, r);
   }
 
-  private applyToOrder(m: Merchant, r: PaymentResult): AmountComparison | undefined {
+  /** The terminal's amount comparison: the result is applied to its own order (due vs authorised vs booked). */
+  private applyToOrder(m: Merchant, r: PaymentResult): void {
     const order = m.orders.get(r.orderRef);
     if (!order) {
       m.flagged++;
-      return undefined;
+      return;
     }
     const tr = applyResult(order, fromWireResult(r), this.clock.now());
     m.orders.set(r.orderRef, tr.order);
     if (tr.event.kind === 'flagged') m.flagged++;
     this.record(`${m.merchantId} order ${r.orderRef} ${tr.event.kind} -> ${tr.order.state}`);
-    return 'comparison' in tr.event ? tr.event.comparison : undefined;
   }
 
   // ---------------------------------------------------------------- the rogue
@@ -670,10 +670,15 @@ class FleetWorld {
         case 'start':
           await this.startNext(this.handsets[ev.h]!);
           break;
-        case 'extra':
-          this.record(`hs-${ev.h} also pays ${ev.intent.orderRef}`);
-          await this.payScan(this.handsets[ev.h]!, ev.intent);
+        case 'extra': {
+          const h = this.handsets[ev.h]!;
+          if (!h.up) this.queue.push(this.t + 1_000, ev);
+          else {
+            this.record(`hs-${ev.h} also pays ${ev.intent.orderRef}`);
+            await this.payScan(h, ev.intent);
+          }
           break;
+        }
         case 'charge':
           await this.charge(this.merchants[ev.m]!, ev.intent, ev.code);
           break;
