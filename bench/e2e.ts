@@ -298,7 +298,9 @@ export const suite: BenchSuite = {
   area: 'e2e',
   async run(): Promise<BenchResult[]> {
     const out: BenchResult[] = [];
-    for (const broker of ['embedded', 'mosquitto'] as const) {
+    // BENCH_E2E=embedded,mosquitto,postgres (default all) picks the runs
+    const runs = (process.env.BENCH_E2E ?? 'embedded,mosquitto,postgres').split(',');
+    for (const broker of (['embedded', 'mosquitto'] as const).filter((b) => runs.includes(b))) {
       const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
       try {
         const label =
@@ -308,6 +310,7 @@ export const suite: BenchSuite = {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+    if (!runs.includes('postgres')) return out;
     const schema = `bench_e2e_${randomBytes(4).toString('hex')}`;
     const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
     try {
