@@ -6,16 +6,19 @@
  * the cloud's seed (a pay code made from it is charged by the cloud), a rerun replays,
  * and every refusal is a typed error with exit 1 and nothing half-written.
  */
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ManualClock } from '@handset/device-drivers/core';
 import { R307, SimR307 } from '@handset/device-drivers/r307';
 import { openPtyPair, type PtyPair, SerialPortUart } from '@handset/device-drivers/transport/linux';
 import { FileKeystoreStorage, Keystore } from '@handset/firmware/keystore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HANDSET_BIN } from '../../../hil-tests/src/built-cli';
 import { recordingIo } from '../../src/cli/io';
 import { main } from '../../src/cli/program';
 import { type RunningCloud, startCloud } from '../../src/cloud/service';
@@ -418,4 +421,57 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
     expect(dev.body.enrolments).toEqual([{ slot: 7, templateSha256: sha(sim.template(7)) }]);
     expect(readFileSync(join(d, 'handset.env'), 'utf8')).toContain(`HANDSET_BROKER_URL=${cloud.brokerUrl}\n`);
   }, 60_000);
+
+  it('the bench flow in processes: `handset sim r307` on a pty, built `handset enroll`, built `handset provision`', async () => {
+    const pair = await openPtyPair();
+    const state = join(root, 'r307-state.json');
+    const child = spawn('node', [HANDSET_BIN, 'sim', 'r307', '--port', pair.a, '--finger', 'zoe', '--state', state], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const run = promisify(execFile);
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('ready')) {
+        if (Date.now() > deadline) throw new Error(`sim did not become ready: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const enrol = await run('node', [HANDSET_BIN, 'enroll', '--port', pair.b, '--slot', '4']);
+      expect(enrol.stdout).toContain('enrolled at slot 4');
+      const d = dir('hs-bench');
+      const env = { ...process.env, HANDSET_API_TOKEN: TOKEN };
+      const args = [
+        'provision',
+        '--device-id',
+        'hs-bench',
+        '--account',
+        'alice',
+        '--cloud',
+        cloud.httpUrl,
+        '--data-dir',
+        d,
+        '--port',
+        pair.b,
+        '--json',
+      ];
+      const first = JSON.parse((await run('node', [HANDSET_BIN, ...args], { env })).stdout);
+      const template = JSON.parse(readFileSync(state, 'utf8')).library['4'] as string;
+      const digest = createHash('sha256').update(Buffer.from(template, 'hex')).digest('hex');
+      expect(first).toMatchObject({ registration: 'registered', enrolments: [{ slot: 4, templateSha256: digest }] });
+      expect((await http('GET', '/v1/devices/hs-bench')).body.enrolments).toEqual([{ slot: 4, templateSha256: digest }]);
+      const again = JSON.parse((await run('node', [HANDSET_BIN, ...args], { env })).stdout);
+      expect(again).toMatchObject({ registration: 'replayed', publicKey: first.publicKey, paycodeIndex: first.paycodeIndex });
+      await expect(run('node', [HANDSET_BIN, ...args.slice(0, -3)], { env })).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/^handset: NO_ENROLMENT: /),
+      });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await pair.close();
+    }
+  }, 90_000);
 });
