@@ -58,6 +58,7 @@ export async function spawnCloud(store: string, broker: string[], extraArgs: str
       '--http-port',
       '0',
       ...extraArgs,
+      ...(process.env.BENCH_CLOUD_ARGS ?? '').split(' ').filter(Boolean),
     ],
     { env: { ...process.env, HANDSET_SEED_KEY: SEED_KEY }, stdio: ['ignore', 'pipe', 'inherit'] },
   );

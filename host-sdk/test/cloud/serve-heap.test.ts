@@ -21,4 +21,13 @@ describe('handset cloud serve --heap', () => {
     expect(HEAP_POLICIES.default).toEqual([]);
     expect(HEAP_POLICIES.huge).toBeUndefined();
   });
+
+  it('refuses a bad --verify-threads before starting anything', async () => {
+    for (const bad of ['-1', '1.5', 'two', '17']) {
+      const io = recordingIo();
+      expect(await main(['cloud', 'serve', '--verify-threads', bad, '--store', 'sqlite::memory:', '--quiet'], io)).toBe(1);
+      expect(io.stderr).toMatch(/BAD_ARGUMENT: bad thread count/);
+      expect(io.stdout).not.toMatch(/"ready"/);
+    }
+  });
 });

@@ -4,7 +4,7 @@
  *   handset cloud serve [--store sqlite:DIR|postgres://...] [--schema S]
  *                       [--broker embedded|none|mqtt://HOST:PORT] [--broker-port N] [--http-port N]
  *                       [--host H] [--client-id cloud-N] [--root PREFIX/] [--no-shared] [--demo]
- *                       [--heap lean|default]
+ *                       [--heap lean|default] [--verify-threads N]
  *       runs until SIGINT/SIGTERM; prints one JSON line {"event":"ready","httpUrl","brokerUrl",...}
  *       Pay-code seeds are sealed with HANDSET_SEED_KEY (64 hex digits); HTTP bearer token
  *       from HANDSET_API_TOKEN; MQTT password for the cloud user from HANDSET_MQTT_PASSWORD.
@@ -47,6 +47,13 @@ export const HEAP_POLICIES: Record<string, readonly string[]> = {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+function threads(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 16)
+    throw new ValidationError(`bad thread count ${JSON.stringify(v)} (0-16)`, { code: 'BAD_ARGUMENT' });
+  return n;
+}
+
 function port(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
@@ -73,6 +80,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--no-shared', 'plain subscriptions instead of $share/cloud/... (external broker)')
     .option('--demo', 'create demo users alice/bob (EUR, funded) and merchant m-demo')
     .option('--quiet', 'no log lines on stderr')
+    .option('--verify-threads <n>', 'worker threads checking signatures (0: libuv pool; default cores - 1, 1..4)', threads)
     .option('--heap <policy>', 'V8 heap policy: lean (small heap, for many connections) | default (V8 defaults)', 'lean')
     .action(async (o) => {
       const flags = Object.hasOwn(HEAP_POLICIES, o.heap) ? HEAP_POLICIES[o.heap] : undefined;
@@ -88,6 +96,7 @@ export function register(program: Command, io: CliIo): void {
         clientId: o.clientId,
         root: o.root,
         shared: o.shared,
+        verifyThreads: o.verifyThreads,
         mqttPassword: process.env.HANDSET_MQTT_PASSWORD,
         logger: o.quiet ? silentLogger : jsonLogger((l) => io.err(l)),
       });
