@@ -42,8 +42,11 @@ export function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
+/** A spawned cloud and the HTTP URL from its "ready" line. */
+export type CloudChild = ChildProcess & { httpUrl: string };
+
 /** Spawns the built `handset cloud serve --quiet` on `store` and resolves once it logs "ready". */
-export async function spawnCloud(store: string, broker: string[], extraArgs: string[] = []): Promise<ChildProcess> {
+export async function spawnCloud(store: string, broker: string[], extraArgs: string[] = []): Promise<CloudChild> {
   const child = spawn(
     process.execPath,
     [
@@ -62,11 +65,21 @@ export async function spawnCloud(store: string, broker: string[], extraArgs: str
     ],
     { env: { ...process.env, HANDSET_SEED_KEY: SEED_KEY }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l.includes('"ready"') && resolve());
+  const httpUrl = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.includes('"ready"')) resolve(String((JSON.parse(l) as { httpUrl?: string }).httpUrl ?? ''));
+    });
     child.once('exit', (c) => reject(new Error(`cloud exited ${c}`)));
   });
-  return child;
+  return Object.assign(child, { httpUrl });
+}
+
+/** The cloud's MQTT ingest counters from GET /health (batches decided, messages received). */
+export async function ingestStats(child: CloudChild): Promise<{ batches: number; received: number; maxBatch: number }> {
+  const r = (await (await fetch(`${child.httpUrl}/health`)).json()) as {
+    mqtt?: { batches: number; received: number; maxBatch: number };
+  };
+  return r.mqtt ?? { batches: 0, received: 0, maxBatch: 0 };
 }
 
 export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

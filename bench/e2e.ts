@@ -29,7 +29,7 @@ import { SimHandset } from '../host-sdk/src/cloud/sim';
 import { dropSchema } from '../host-sdk/src/cloud/sql/pg';
 import { openStores } from '../host-sdk/src/cloud/stores';
 import type { Authorisation } from '../host-sdk/src/protocol/index';
-import { freePort, pct, SEED_KEY, sleep, spawnCloud, stopChild } from './cloud-proc';
+import { type CloudChild, freePort, ingestStats, pct, SEED_KEY, sleep, spawnCloud, stopChild } from './cloud-proc';
 import type { BenchResult, BenchSuite } from './types';
 
 const PG_URL = process.env.HANDSET_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -148,7 +148,7 @@ async function measure(
   }
   const brokerArgs = broker === 'embedded' ? ['--broker', 'embedded', '--broker-port', String(brokerPort)] : ['--broker', url];
   const extra = schema ? ['--schema', schema] : [];
-  let child: ChildProcess | undefined;
+  let child: CloudChild | undefined;
   let peers: MqttPeer[] = [];
   const t0 = performance.now();
   const phase = (what: string) =>
@@ -207,6 +207,7 @@ async function measure(
     const server: number[] = [];
     let bad = 0;
     const c0 = cpu(child.pid!);
+    const i0 = await ingestStats(child);
     const p0 = performance.now();
     const end = p0 + PACED_MS;
     const period = 1000 / PACED_RATE;
@@ -226,6 +227,7 @@ async function measure(
     );
     const rate = lat.length / ((performance.now() - p0) / 1000);
     const p99 = pct(lat, 99);
+    const i1 = await ingestStats(child);
     out.push({
       area: 'e2e',
       name: `payments/s paced (${PACED_CLIENTS} handsets x ${PACED_RATE}/s; ${label})`,
@@ -242,6 +244,7 @@ async function measure(
         payments: lat.length,
         declined: bad,
         ...perPayment(c0, cpu(child.pid!), lat.length),
+        avgBatch: (i1.received - i0.received) / Math.max(1, i1.batches - i0.batches),
         loadAverage1m: loadavg()[0],
       },
     });
