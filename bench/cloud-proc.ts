@@ -8,6 +8,12 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CloudCenter } from '../host-sdk/src/cloud/center';
+import { ACCOUNT_CODE, ledgerIds, TRANSFER_CODE } from '../host-sdk/src/cloud/ids';
+import type { InvariantReport } from '../host-sdk/src/cloud/ledger/index';
+import { SeedVault } from '../host-sdk/src/cloud/registry/vault';
+import { SimHandset } from '../host-sdk/src/cloud/sim';
+import { openStores } from '../host-sdk/src/cloud/stores';
 
 /** The built `handset` CLI (make bench builds it first): the server is measured as it ships, not under tsx. */
 export const HANDSET_BIN = fileURLToPath(new URL('../host-sdk/bin/handset.js', import.meta.url));
@@ -35,8 +41,11 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-/** CPU seconds (user + system) a process has used so far (from /proc; clock ticks of 10 ms). */
-export function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) a process has used so far (from /proc; clock ticks of 10 ms).
+ * `"PID/task/TID"` gives one thread of it (the main thread: TID = PID, the event loop).
+ */
+export function cpuSeconds(pid: number | string): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / 100;
@@ -87,4 +96,84 @@ export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.
   const gone = new Promise((r) => child.once('exit', r));
   child.kill(signal);
   await gone;
+}
+
+/**
+ * The world a payment bench needs, in a few bulk transactions: merchant `m-bench`,
+ * `handsets` funded consumers `u{i}` with `orders(i)` open orders `o-{i}-{k}` each
+ * (amount 1 + k % 50), and as many handsets `{prefix}{i}` registered for them. `check`
+ * runs the invariant checker on the store afterwards.
+ */
+export async function seedBenchWorld(o: {
+  store: string;
+  schema?: string;
+  handsets: number;
+  orders: (i: number) => number;
+  prefix: string;
+}): Promise<{ handsets: SimHandset[]; check: () => Promise<InvariantReport> }> {
+  const open = () => openStores({ store: o.store, schema: o.schema, groupCommit: false });
+  const stores = await open();
+  const center = new CloudCenter({ registry: stores.registry, ledger: stores.ledger, vault: SeedVault.fromText(SEED_KEY) });
+  await center.createMerchant({ merchantId: 'm-bench', currency: 'EUR' });
+  const n = o.handsets;
+  await stores.ledger.createAccounts([
+    { id: ledgerIds.issuer('EUR'), currency: 'EUR', code: ACCOUNT_CODE.issuer },
+    ...Array.from({ length: n }, (_, i) => ({
+      id: ledgerIds.user(`u${i}`),
+      currency: 'EUR',
+      code: ACCOUNT_CODE.consumer,
+      flags: { debitsMustNotExceedCredits: true },
+    })),
+  ]);
+  await stores.ledger.createTransfers(
+    Array.from({ length: n }, (_, i) => ({
+      id: ledgerIds.deposit(`u${i}`, 'bench'),
+      debitAccountId: ledgerIds.issuer('EUR'),
+      creditAccountId: ledgerIds.user(`u${i}`),
+      amount: 10n ** 9n,
+      currency: 'EUR',
+      code: TRANSFER_CODE.deposit,
+    })),
+  );
+  const now = Date.now();
+  await stores.registry.tx(async (r) => {
+    for (let i = 0; i < n; i++) {
+      await r.insertUser({ account: `u${i}`, name: `u${i}`, currency: 'EUR', createdAt: now });
+      for (let k = 0; k < o.orders(i); k++) {
+        await r.insertOrder({
+          merchantId: 'm-bench',
+          orderRef: `o-${i}-${k}`,
+          amount: 1n + BigInt(k % 50),
+          currency: 'EUR',
+          status: 'open',
+          paymentId: null,
+          capture: 'auto',
+          createdAt: now,
+          expiresAt: now + 3_600_000,
+        });
+      }
+    }
+  });
+  const handsets: SimHandset[] = [];
+  for (let i = 0; i < n; i++) {
+    const h = new SimHandset({ deviceId: `${o.prefix}${i}`, account: `u${i}` });
+    h.accept(await center.register(h.registrationRequest(Date.now())));
+    handsets.push(h);
+  }
+  await stores.close();
+  return {
+    handsets,
+    check: async () => {
+      const s = await open();
+      try {
+        return await new CloudCenter({
+          registry: s.registry,
+          ledger: s.ledger,
+          vault: SeedVault.fromText(SEED_KEY),
+        }).checkInvariants();
+      } finally {
+        await s.close();
+      }
+    },
+  };
 }

@@ -14,14 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { CloudCenter } from '../host-sdk/src/cloud/center';
-import { ACCOUNT_CODE, ledgerIds, TRANSFER_CODE } from '../host-sdk/src/cloud/ids';
 import { MqttPeer } from '../host-sdk/src/cloud/mqtt/sim-client';
-import { SeedVault } from '../host-sdk/src/cloud/registry/vault';
-import { SimHandset } from '../host-sdk/src/cloud/sim';
-import { openStores } from '../host-sdk/src/cloud/stores';
 import { connectMqtt } from '../host-sdk/src/mqtt/index';
-import { cpuSeconds, freePort, pct, rssMb, SEED_KEY, sleep, spawnCloud, stopChild } from './cloud-proc';
+import { cpuSeconds, freePort, pct, rssMb, seedBenchWorld, sleep, spawnCloud, stopChild } from './cloud-proc';
 import type { BenchResult, BenchSuite } from './types';
 
 /** Handsets that pay during the measurement (registered, funded, with orders). */
@@ -34,72 +29,6 @@ const PAY_MS = 6_000;
 const WARMUP = 2;
 const ORDERS = WARMUP + Math.ceil((PAY_MS / 1000) * PAY_RATE * 1.5) + 2;
 const backoff = { minMs: 500, maxMs: 5_000 };
-
-async function setup(store: string) {
-  const stores = await openStores({ store, groupCommit: false });
-  const center = new CloudCenter({ registry: stores.registry, ledger: stores.ledger, vault: SeedVault.fromText(SEED_KEY) });
-  await center.createMerchant({ merchantId: 'm-bench', currency: 'EUR' });
-  await stores.ledger.createAccounts([
-    { id: ledgerIds.issuer('EUR'), currency: 'EUR', code: ACCOUNT_CODE.issuer },
-    ...Array.from({ length: PAYERS }, (_, i) => ({
-      id: ledgerIds.user(`u${i}`),
-      currency: 'EUR',
-      code: ACCOUNT_CODE.consumer,
-      flags: { debitsMustNotExceedCredits: true },
-    })),
-  ]);
-  await stores.ledger.createTransfers(
-    Array.from({ length: PAYERS }, (_, i) => ({
-      id: ledgerIds.deposit(`u${i}`, 'bench'),
-      debitAccountId: ledgerIds.issuer('EUR'),
-      creditAccountId: ledgerIds.user(`u${i}`),
-      amount: 10n ** 9n,
-      currency: 'EUR',
-      code: TRANSFER_CODE.deposit,
-    })),
-  );
-  const now = Date.now();
-  await stores.registry.tx(async (r) => {
-    for (let i = 0; i < PAYERS; i++) {
-      await r.insertUser({ account: `u${i}`, name: `u${i}`, currency: 'EUR', createdAt: now });
-      for (let k = 0; k < ORDERS; k++) {
-        await r.insertOrder({
-          merchantId: 'm-bench',
-          orderRef: `o-${i}-${k}`,
-          amount: 1n + BigInt(k % 50),
-          currency: 'EUR',
-          status: 'open',
-          paymentId: null,
-          capture: 'auto',
-          createdAt: now,
-          expiresAt: now + 3_600_000,
-        });
-      }
-    }
-  });
-  const handsets: SimHandset[] = [];
-  for (let i = 0; i < PAYERS; i++) {
-    const h = new SimHandset({ deviceId: `hs-c${i}`, account: `u${i}` });
-    h.accept(await center.register(h.registrationRequest(Date.now())));
-    handsets.push(h);
-  }
-  await stores.close();
-  return {
-    handsets,
-    check: async () => {
-      const s = await openStores({ store, groupCommit: false });
-      try {
-        return await new CloudCenter({
-          registry: s.registry,
-          ledger: s.ledger,
-          vault: SeedVault.fromText(SEED_KEY),
-        }).checkInvariants();
-      } finally {
-        await s.close();
-      }
-    },
-  };
-}
 
 export const suite: BenchSuite = {
   area: 'connections',
@@ -117,7 +46,7 @@ export const suite: BenchSuite = {
     const phase = (what: string) =>
       process.stderr.write(`bench: connections ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     try {
-      const { handsets, check } = await setup(store);
+      const { handsets, check } = await seedBenchWorld({ store, handsets: PAYERS, orders: () => ORDERS, prefix: 'hs-c' });
       phase('setup done');
       const nextOrder = handsets.map(() => 0);
       const pay = async (i: number) => {

@@ -14,22 +14,26 @@
  * result, and the generator's own CPU stays out of the server's way.
  * Connections held and the reconnect storm are bench/connections.ts.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { CloudCenter } from '../host-sdk/src/cloud/center';
-import { ACCOUNT_CODE, ledgerIds, TRANSFER_CODE } from '../host-sdk/src/cloud/ids';
 import { type MosquittoProcess, startMosquitto, writeMosquittoConfig } from '../host-sdk/src/cloud/mqtt/mosquitto';
 import { MqttPeer } from '../host-sdk/src/cloud/mqtt/sim-client';
-import { SeedVault } from '../host-sdk/src/cloud/registry/vault';
-import { SimHandset } from '../host-sdk/src/cloud/sim';
 import { dropSchema } from '../host-sdk/src/cloud/sql/pg';
-import { openStores } from '../host-sdk/src/cloud/stores';
 import type { Authorisation } from '../host-sdk/src/protocol/index';
-import { type CloudChild, freePort, ingestStats, pct, SEED_KEY, sleep, spawnCloud, stopChild } from './cloud-proc';
+import {
+  type CloudChild,
+  cpuSeconds,
+  freePort,
+  ingestStats,
+  pct,
+  seedBenchWorld,
+  sleep,
+  spawnCloud,
+  stopChild,
+} from './cloud-proc';
 import type { BenchResult, BenchSuite } from './types';
 
 const PG_URL = process.env.HANDSET_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -43,92 +47,12 @@ const ORDERS_SAT = 400;
 /** Warm-up payments per paced handset before the timed phases. */
 const WARMUP = 2;
 
-/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-/** The same for the process's main thread alone (the event loop: the part that serialises). */
-function mainThreadCpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 const ownCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
 
 /** Users, handsets (registered), one merchant and every order the run will pay, in a few bulk transactions. */
-async function setup(store: string, schema?: string) {
-  const stores = await openStores({ store, schema, groupCommit: false });
-  const center = new CloudCenter({ registry: stores.registry, ledger: stores.ledger, vault: SeedVault.fromText(SEED_KEY) });
-  await center.createMerchant({ merchantId: 'm-bench', currency: 'EUR' });
-  const n = Math.max(PACED_CLIENTS, SAT_CLIENTS);
-  await stores.ledger.createAccounts([
-    { id: ledgerIds.issuer('EUR'), currency: 'EUR', code: ACCOUNT_CODE.issuer },
-    ...Array.from({ length: n }, (_, i) => ({
-      id: ledgerIds.user(`u${i}`),
-      currency: 'EUR',
-      code: ACCOUNT_CODE.consumer,
-      flags: { debitsMustNotExceedCredits: true },
-    })),
-  ]);
-  await stores.ledger.createTransfers(
-    Array.from({ length: n }, (_, i) => ({
-      id: ledgerIds.deposit(`u${i}`, 'bench'),
-      debitAccountId: ledgerIds.issuer('EUR'),
-      creditAccountId: ledgerIds.user(`u${i}`),
-      amount: 10n ** 9n,
-      currency: 'EUR',
-      code: TRANSFER_CODE.deposit,
-    })),
-  );
-  const now = Date.now();
-  await stores.registry.tx(async (r) => {
-    for (let i = 0; i < n; i++) {
-      await r.insertUser({ account: `u${i}`, name: `u${i}`, currency: 'EUR', createdAt: now });
-      const orders = WARMUP + ORDERS_PACED + (i < SAT_CLIENTS ? ORDERS_SAT : 0);
-      for (let k = 0; k < orders; k++) {
-        await r.insertOrder({
-          merchantId: 'm-bench',
-          orderRef: `o-${i}-${k}`,
-          amount: 1n + BigInt(k % 50),
-          currency: 'EUR',
-          status: 'open',
-          paymentId: null,
-          capture: 'auto',
-          createdAt: now,
-          expiresAt: now + 3_600_000,
-        });
-      }
-    }
-  });
-  const handsets: SimHandset[] = [];
-  for (let i = 0; i < n; i++) {
-    const h = new SimHandset({ deviceId: `hs-b${i}`, account: `u${i}` });
-    h.accept(await center.register(h.registrationRequest(Date.now())));
-    handsets.push(h);
-  }
-  await stores.close();
-  return {
-    handsets,
-    check: async () => {
-      const s = await openStores({ store, schema, groupCommit: false });
-      try {
-        return await new CloudCenter({
-          registry: s.registry,
-          ledger: s.ledger,
-          vault: SeedVault.fromText(SEED_KEY),
-        }).checkInvariants();
-      } finally {
-        await s.close();
-      }
-    },
-  };
-}
-
 /** One store behind the same embedded broker: warm-up, paced phase, saturation, invariants. */
 async function measure(
   label: string,
@@ -154,7 +78,13 @@ async function measure(
   const phase = (what: string) =>
     process.stderr.write(`bench: e2e ${label}: ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   try {
-    const { handsets, check } = await setup(store, schema);
+    const { handsets, check } = await seedBenchWorld({
+      store,
+      schema,
+      handsets: Math.max(PACED_CLIENTS, SAT_CLIENTS),
+      orders: (i) => WARMUP + ORDERS_PACED + (i < SAT_CLIENTS ? ORDERS_SAT : 0),
+      prefix: 'hs-b',
+    });
     phase('setup done');
     child = await spawnCloud(store, brokerArgs, extra);
     for (let i = 0; i < handsets.length; i += 50) {
@@ -183,7 +113,11 @@ async function measure(
       const r = await peers[i]!.pay(auth, 5_000);
       return { ms: performance.now() - t, ok: r.status === 'approved', serverMs: r.decidedAt - r.receivedAt };
     };
-    const cpu = (pid: number) => ({ cloud: cpuSeconds(pid), cloudMain: mainThreadCpuSeconds(pid), generator: ownCpuSeconds() });
+    const cpu = (pid: number) => ({
+      cloud: cpuSeconds(pid),
+      cloudMain: cpuSeconds(`${pid}/task/${pid}`),
+      generator: ownCpuSeconds(),
+    });
     const perPayment = (a: ReturnType<typeof cpu>, b: ReturnType<typeof cpu>, n: number) => ({
       cloudCpuMsPerPayment: ((b.cloud - a.cloud) * 1000) / n,
       cloudEventLoopCpuMsPerPayment: ((b.cloudMain - a.cloudMain) * 1000) / n,
