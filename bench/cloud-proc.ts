@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CloudCenter } from '../host-sdk/src/cloud/center';
@@ -14,6 +13,8 @@ import type { InvariantReport } from '../host-sdk/src/cloud/ledger/index';
 import { SeedVault } from '../host-sdk/src/cloud/registry/vault';
 import { SimHandset } from '../host-sdk/src/cloud/sim';
 import { openStores } from '../host-sdk/src/cloud/stores';
+
+export { freePort } from '../host-sdk/src/cloud/mqtt/mosquitto';
 
 /** The built `handset` CLI (make bench builds it first): the server is measured as it ships, not under tsx. */
 export const HANDSET_BIN = fileURLToPath(new URL('../host-sdk/bin/handset.js', import.meta.url));
@@ -24,16 +25,6 @@ export const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** Resident set size of a process, MB (from /proc). */
 export function rssMb(pid: number): number {

@@ -429,11 +429,12 @@ export class CloudCenter {
         );
         continue;
       }
+      const signedBytes = authorisationSigningBytes(auth);
       const c: Candidate = {
         i,
         flow: 'scan',
         paymentId: auth.paymentId,
-        hash: sha256Hex(authorisationSigningBytes(auth)),
+        hash: sha256Hex(signedBytes),
         receivedAt,
         deviceId: auth.deviceId,
         merchantId: auth.merchantId,
@@ -447,7 +448,7 @@ export class CloudCenter {
         out[i] = this.unrecorded(c, 'unknown_device', { device: true, merchant: false });
         continue;
       }
-      signed.push({ c, deviceId: device.deviceId, check: authorisationSignatureCheck(device.publicKey, auth) });
+      signed.push({ c, deviceId: device.deviceId, check: authorisationSignatureCheck(device.publicKey, auth, signedBytes) });
     }
     const wellFormed = signed.flatMap((s) => (s.check ? [s.check] : []));
     const verdicts = await this.verifier(wellFormed);

@@ -209,12 +209,14 @@ export function verifyAuthorisation(crypto: CryptoProvider, publicKey: Uint8Arra
 export function authorisationSignatureCheck(
   publicKey: Uint8Array | string,
   auth: Authorisation,
+  /** `authorisationSigningBytes(auth)`, when the caller has it already. */
+  message: Uint8Array = authorisationSigningBytes(auth),
 ): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } | undefined {
   try {
     const pk = typeof publicKey === 'string' ? publicKeyFromBase64Url(publicKey) : publicKey;
     const signature = signatureBytes(auth.signature);
     if (!signature || pk.length !== 32) return undefined;
-    return { publicKey: pk, message: authorisationSigningBytes(auth), signature };
+    return { publicKey: pk, message, signature };
   } catch {
     return undefined;
   }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '@handset/device-drivers/core';
@@ -12,6 +11,9 @@ import { SeedVault } from '../../src/cloud/registry/vault';
 import { SimHandset } from '../../src/cloud/sim';
 import { dropSchema } from '../../src/cloud/sql/pg';
 import { type OpenStores, openStores } from '../../src/cloud/stores';
+
+export { freePort } from '../../src/cloud/mqtt/mosquitto';
+
 import { MosquittoDeployment, type SeenOutcome } from './mosquitto-deployment';
 
 export { MosquittoDeployment, type SeenOutcome } from './mosquitto-deployment';
@@ -189,15 +191,4 @@ export async function makeWorld(
     await cleanup();
     throw err;
   }
-}
-
-/** A TCP port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }

@@ -15,14 +15,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { AuthInput, ChargeInput, CloudCenter } from '../../src/cloud/center';
 import { type CloudLogger, silentLogger } from '../../src/cloud/log';
 import { CloudIngest, payloadDigest } from '../../src/cloud/mqtt/ingest';
-import { type MosquittoProcess, startMosquitto, writeMosquittoConfig } from '../../src/cloud/mqtt/mosquitto';
+import { freePort, type MosquittoProcess, startMosquitto, writeMosquittoConfig } from '../../src/cloud/mqtt/mosquitto';
 import { connectMqtt } from '../../src/mqtt/index';
 import {
   type Authorisation,
@@ -35,17 +34,6 @@ import {
   type PaymentResult,
   type Topics,
 } from '../../src/protocol/index';
-
-/** A TCP port free right now on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /**
  * What the World answers for one input: the center's `Outcome`, except that `to` and

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, waitForPort } from '../../src/cloud/mqtt/mosquitto';
 import { createTopics, mayPublish, maySubscribe, mosquittoAcl } from '../../src/protocol/index';
 
 /**
@@ -13,31 +13,6 @@ import { createTopics, mayPublish, maySubscribe, mosquittoAcl } from '../../src/
  * agree: run our own mosquitto (free port, generated acl_file) and compare what it
  * allows with what the predicates say, for every identity x every contract topic.
  */
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-
-const waitForPort = async (port: number) => {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = tcpConnect(port, '127.0.0.1', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`mosquitto did not listen on ${port}`);
-};
 
 const root = `acl-${randomBytes(4).toString('hex')}/`;
 const t = createTopics(root);

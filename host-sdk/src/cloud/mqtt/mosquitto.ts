@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { HandsetError } from '@handset/device-drivers/core';
 import { mosquittoAcl } from '../../protocol/index';
@@ -67,6 +67,18 @@ export interface MosquittoProcess {
   child: ChildProcess;
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
+}
+
+/** A TCP port free right now on 127.0.0.1 (for a broker, cloud or page started next). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
 }
 
 /** Waits until something accepts TCP connections on host:port. */

@@ -40,13 +40,25 @@ const RETRYABLE = new Set(['40001', '40P01', '23505']);
  * serialization failures, deadlocks and unique violations (a concurrent writer inserted
  * the same id: the retry then sees it and replays the first outcome).
  */
-export async function pgTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, attempts = 8): Promise<T> {
+export function pgTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, attempts = 8): Promise<T> {
+  return retried(pool, attempts, async (c) => {
+    await c.query('BEGIN');
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  });
+}
+
+/**
+ * One pooled connection per attempt: `attempt` runs a whole transaction (BEGIN .. COMMIT)
+ * on it; an error rolls back, and the SQLSTATEs in RETRYABLE start a fresh attempt. Other
+ * errors surface as typed STORE errors.
+ */
+async function retried<T>(pool: pg.Pool, attempts: number, attempt: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   for (let i = 1; ; i++) {
     const c = await pool.connect();
     try {
-      await c.query('BEGIN');
-      const out = await fn(c);
-      await c.query('COMMIT');
+      const out = await attempt(c);
       c.release();
       return out;
     } catch (err) {
@@ -84,34 +96,19 @@ export const sqlTextArray = (xs: readonly string[]): string => `ARRAY[${xs.map(s
  * parameters). An error anywhere rolls back; the same SQLSTATEs as `pgTransaction`
  * retry the whole transaction (a retry reads again and `decide` decides again).
  */
-export async function pgTwoStep<T>(
+export function pgTwoStep<T>(
   pool: pg.Pool,
   read: string,
   decide: (results: pg.QueryResult[], c: pg.PoolClient) => { write: string; value: T } | Promise<{ write: string; value: T }>,
   attempts = 8,
 ): Promise<T> {
-  for (let i = 1; ; i++) {
-    const c = await pool.connect();
-    try {
-      const r = (await c.query(`BEGIN;${read}`)) as unknown as pg.QueryResult | pg.QueryResult[];
-      const results = Array.isArray(r) ? r.slice(1) : [];
-      const { write, value } = await decide(results, c);
-      await c.query(write ? `${write};COMMIT` : 'COMMIT');
-      c.release();
-      return value;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      c.release();
-      const code = (err as { code?: string }).code;
-      if (i < attempts && code && RETRYABLE.has(code)) continue;
-      if (err instanceof HandsetError) throw err;
-      throw new HandsetError('STORE', `PostgreSQL: ${(err as Error).message}`, {
-        device: 'cloud',
-        cause: err,
-        details: { code },
-      });
-    }
-  }
+  return retried(pool, attempts, async (c) => {
+    const r = (await c.query(`BEGIN;${read}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+    const results = Array.isArray(r) ? r.slice(1) : [];
+    const { write, value } = await decide(results, c);
+    await c.query(write ? `${write};COMMIT` : 'COMMIT');
+    return value;
+  });
 }
 
 export async function dropSchema(pool: pg.Pool, schema: string): Promise<void> {
