@@ -322,11 +322,17 @@ function sameResult(a: PaymentResult, b: PaymentResult): boolean {
  * 2. the same payment id with identical content already recorded -> `redelivery`
  *    (QoS 1 may deliver twice), order unchanged; the same id with different content ->
  *    DUPLICATE_RESULT flagged (a result must never change);
- * 3. the order is already settled -> DUPLICATE_RESULT flagged (a second payment);
- * 4. the order expired or was cancelled, or the booking is later than `expiresAt` ->
+ * 3. `declined` with nothing booked -> REJECTED (DECLINED), event `declined`, order state
+ *    unchanged: an open order stays `awaiting_payment` so the payer can retry, and a
+ *    decline of a second attempt on a settled or closed order (the cloud refuses to
+ *    take money twice) moved no money, so it is not an anomaly for the cashier;
+ * 4. the order is already settled -> DUPLICATE_RESULT flagged (a second payment);
+ * 5. the order expired or was cancelled, or the booking is later than `expiresAt` ->
  *    LATE_RESULT flagged, order state unchanged (booked money is left for a refund);
- * 5. `declined` -> REJECTED (DECLINED), order stays `awaiting_payment` so the payer can retry;
  * 6. otherwise the three-way comparison decides `paid` or `rejected`.
+ * A `declined` result that nevertheless carries a booked amount contradicts itself: it
+ * goes through rules 4-5 like money that moved, and is otherwise flagged (DECLINED, with
+ * the order left as it was), never compared into `paid`.
  * Every flagged result is recorded on the order so the cashier can refund booked money.
  */
 export function applyResult(order: OrderRecord, result: PaymentResult, now: number): Transition {
@@ -346,6 +352,16 @@ export function applyResult(order: OrderRecord, result: PaymentResult, now: numb
   }
   const earlier = order.payments.find((p) => p.result.paymentId === result.paymentId);
   if (earlier && sameResult(earlier.result, result)) return { order, event: { kind: 'redelivery' } };
+  if (result.status === 'declined' && !earlier && (result.booked === null || result.booked === undefined)) {
+    const after = isSettled(order.state) || CLOSED.has(order.state) ? ` (order already ${order.state})` : '';
+    const c = rejectWith(
+      [{ code: 'DECLINED', message: `declined by the cloud: ${result.declineReason ?? 'no reason given'}${after}` }],
+      order.due,
+      result.authorised,
+      result.booked,
+    );
+    return { order: record(c), event: { kind: 'declined', comparison: c } };
+  }
   if (earlier || isSettled(order.state)) {
     const c = rejectWith(
       [
@@ -374,12 +390,12 @@ export function applyResult(order: OrderRecord, result: PaymentResult, now: numb
   }
   if (result.status === 'declined') {
     const c = rejectWith(
-      [{ code: 'DECLINED', message: `declined by the cloud: ${result.declineReason ?? 'no reason given'}` }],
+      [{ code: 'DECLINED', message: 'a declined result carries a booked amount: check the ledger' }],
       order.due,
       result.authorised,
       result.booked,
     );
-    return { order: record(c), event: { kind: 'declined', comparison: c } };
+    return { order: record(c), event: { kind: 'flagged', comparison: c } };
   }
   const c = compareAmounts({ due: order.due, authorised: result.authorised, booked: result.booked });
   const next = record(c, { state: c.verdict === 'PAID' ? 'paid' : 'rejected', settledBy: result.paymentId });

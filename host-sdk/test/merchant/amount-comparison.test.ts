@@ -225,6 +225,34 @@ describe('order state machine', () => {
     expect(p.order.state).toBe('paid');
   });
 
+  it('a declined second attempt on a paid or closed order is a decline, not an anomaly', () => {
+    const paid = applyResult(openEurOrder(), result(), T0 + 1000).order;
+    const refused = result({ paymentId: 'p2', status: 'declined', booked: null, declineReason: 'order_closed' });
+    const t = applyResult(paid, refused, T0 + 1100);
+    expect(t.event.kind).toBe('declined');
+    expect(eventCodes(t.event)).toContain('DECLINED');
+    expect(eventCodes(t.event)).not.toContain('DUPLICATE_RESULT');
+    expect(t.order.state).toBe('paid');
+    expect(t.order.settledBy).toBe('p1');
+    expect(t.order.payments).toHaveLength(2);
+    const expired = expireOrder(openEurOrder(), T0 + 60_000)!.order;
+    const late = applyResult(expired, { ...refused, at: T0 + 61_000 }, T0 + 61_000);
+    expect(late.event.kind).toBe('declined');
+    expect(late.order.state).toBe('expired');
+    // the same decline delivered twice is a redelivery
+    expect(applyResult(t.order, refused, T0 + 1200).event.kind).toBe('redelivery');
+  });
+
+  it('a declined result that carries a booked amount is flagged, never paid', () => {
+    const o = openEurOrder();
+    const t = applyResult(o, result({ status: 'declined', declineReason: 'internal_error' }), T0 + 500);
+    expect(t.event.kind).toBe('flagged');
+    expect(t.order.state).toBe('awaiting_payment');
+    expect(eventCodes(t.event)).toContain('DECLINED');
+    const paid = applyResult(o, result({ paymentId: 'p9' }), T0 + 600).order;
+    expect(eventCodes(applyResult(paid, result({ status: 'declined' }), T0 + 700).event)).toContain('DUPLICATE_RESULT');
+  });
+
   it('a result for another merchant is flagged and changes nothing', () => {
     const o = openEurOrder();
     const t = applyResult(o, result({ merchantId: 'M2' }), T0 + 1);

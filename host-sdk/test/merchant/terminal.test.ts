@@ -145,16 +145,20 @@ describe('merchant terminal on the real cloud', () => {
     expect(r.comparison?.reasons.map((x) => x.code)).toEqual(['WRONG_CURRENCY', 'WRONG_CURRENCY']);
   });
 
-  it('a second payment for a paid order is declined by the cloud and flagged DUPLICATE_RESULT; the order stays paid once', async () => {
+  it('a second payment for a paid order is declined by the cloud: recorded as a decline, not flagged; the order stays paid once', async () => {
     const v = await w.terminal.createOrder({ amount: eur(300n) });
     await w.payQr(v.qrPayload);
     await waitForOrder(w.terminal, v.order.reference, (x) => x.order.state === 'paid');
     const before = await merchantPosted();
+    const flags = w.flagged.length;
     const second = await w.payQr(v.qrPayload);
-    expect(second.status).toBe('declined');
+    expect(second).toMatchObject({ status: 'declined', reason: 'order_closed' });
     const r = await waitForOrder(w.terminal, v.order.reference, (x) => x.order.payments.length === 2);
     expect(r.order.state).toBe('paid');
-    expect(r.order.payments[1]?.comparison.reasons[0]?.code).toBe('DUPLICATE_RESULT');
+    expect(r.comparison?.verdict).toBe('PAID');
+    expect(r.order.payments[1]?.comparison.reasons.map((x) => x.code)).toContain('DECLINED');
+    expect(r.order.payments[1]?.comparison.reasons[0]?.message).toMatch(/order already paid/);
+    expect(w.flagged.length).toBe(flags);
     expect(await merchantPosted()).toBe(before);
   });
 
@@ -287,14 +291,14 @@ describe('merchant terminal on the real cloud', () => {
     expect(await merchantPosted()).toBe(before + 900n);
   });
 
-  it('an expired order refuses payment: the cloud declines, the terminal shows expired and flags the late result', async () => {
+  it('an expired order refuses payment: the cloud declines, the terminal shows expired and records the decline', async () => {
     const v = await w.terminal.createOrder({ amount: eur(120n), ttlMs: 1000 });
     await waitForOrder(w.terminal, v.order.reference, (x) => x.order.state === 'expired', 3000);
     const r = await w.payQr(v.qrPayload);
     expect(r).toMatchObject({ status: 'declined', reason: 'expired' });
     const late = await waitForOrder(w.terminal, v.order.reference, (x) => x.order.payments.length === 1);
     expect(late.order.state).toBe('expired');
-    expect(late.order.payments[0]?.comparison.reasons[0]?.code).toBe('LATE_RESULT');
+    expect(late.order.payments[0]?.comparison.reasons[0]).toMatchObject({ code: 'DECLINED', message: /order already expired/ });
   });
 
   it('a payment after the cashier cancelled is booked by the cloud (no cancel endpoint yet): LATE_RESULT, flagged, refundable', async () => {
