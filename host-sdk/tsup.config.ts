@@ -4,7 +4,8 @@ import { defineConfig } from 'tsup';
 // (native addons among them, whichever workspace declares it) stays external and loads
 // from node_modules.
 export default defineConfig({
-  entry: { cli: 'src/cli/main.ts' },
+  // the decision thread's entry is loaded by file (new Worker), next to the bundle
+  entry: { cli: 'src/cli/main.ts', 'decision-worker': 'src/cloud/decision-worker.ts' },
   format: ['esm'],
   platform: 'node',
   target: 'node20',

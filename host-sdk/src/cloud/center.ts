@@ -174,11 +174,27 @@ export class CloudCenter {
   /** Users and merchants never change once created: read once per worker. */
   private readonly users = new Map<string, UserRecord>();
   private readonly merchants = new Map<string, MerchantRecord>();
+  /** A device's public key never changes once registered: read once per worker (at most 100,000 kept). */
+  private readonly publicKeys = new Map<string, string>();
+  /**
+   * Claim, booking and finalise of a batch run in one transaction (`unitOfWork` given):
+   * nothing else can change a payment between them, so the steps skip their re-reads, and
+   * a known payment id is found by the claim itself.
+   */
+  private readonly atomic: boolean;
+  /** Batches waiting for the next unit of work (atomic stores), and whether one is running. */
+  private readonly waiting: Array<{
+    cands: Candidate[];
+    resolve: (finals: Map<string, PaymentRecord>) => void;
+    reject: (err: Error) => void;
+  }> = [];
+  private deciding = false;
 
   constructor(o: CenterOptions) {
     this.registry = o.registry;
     this.ledger = o.ledger;
     this.unitOfWork = o.unitOfWork ?? ((fn) => fn({ registry: this.registry, ledger: this.ledger }));
+    this.atomic = Boolean(o.unitOfWork);
     this.vault = o.vault;
     this.clock = o.clock ?? systemClock;
     this.crypto = o.crypto ?? nodeCrypto;
@@ -443,12 +459,12 @@ export class CloudCenter {
         currency: auth.currency,
         auth,
       };
-      const device = await this.registry.read.getDevice(auth.deviceId);
-      if (!device) {
+      const publicKey = await this.publicKeyOf(auth.deviceId);
+      if (!publicKey) {
         out[i] = this.unrecorded(c, 'unknown_device', { device: true, merchant: false });
         continue;
       }
-      signed.push({ c, deviceId: device.deviceId, check: authorisationSignatureCheck(device.publicKey, auth, signedBytes) });
+      signed.push({ c, deviceId: auth.deviceId, check: authorisationSignatureCheck(publicKey, auth, signedBytes) });
     }
     const wellFormed = signed.flatMap((s) => (s.check ? [s.check] : []));
     const verdicts = await this.verifier(wellFormed);
@@ -459,12 +475,22 @@ export class CloudCenter {
         out[c.i] = this.unrecorded(c, 'bad_signature', { device: true, merchant: false });
         continue;
       }
-      const early = await this.idempotency(c);
+      const early = this.atomic ? undefined : await this.idempotency(c);
       if (early) out[c.i] = early;
       else cands.push(c);
     }
     await this.decide(cands, out);
     return out;
+  }
+
+  private async publicKeyOf(deviceId: string): Promise<string | undefined> {
+    const known = this.publicKeys.get(deviceId);
+    if (known) return known;
+    const device = await this.registry.read.getDevice(deviceId);
+    if (!device) return undefined;
+    if (this.publicKeys.size >= 100_000) this.publicKeys.delete(this.publicKeys.keys().next().value!);
+    this.publicKeys.set(deviceId, device.publicKey);
+    return device.publicKey;
   }
 
   /** Show-to-pay: the merchant presents a pay code + amount. One outcome per input. */
@@ -517,7 +543,7 @@ export class CloudCenter {
         continue;
       }
       c.deviceId = device.deviceId;
-      const early = await this.idempotency(c);
+      const early = this.atomic ? undefined : await this.idempotency(c);
       if (early) out[i] = early;
       else cands.push(c);
     }
@@ -542,9 +568,40 @@ export class CloudCenter {
     return { kind: 'result', result: this.resultOf(prior), to: { device: true, merchant: true }, replayed: true };
   }
 
+  /**
+   * Group commit of whole decisions (atomic stores): batches that reach this point while a
+   * unit of work is running, or in the same event-loop turn, are decided together in the
+   * next one - one claim, one booking, one finalise, one COMMIT. Under load the units grow
+   * and the cost per payment falls; alone, a batch waits one turn. Every batch of a unit
+   * gets the unit's records (keyed by payment id); a failed unit fails each of its batches.
+   */
+  private decideTogether(cands: Candidate[]): Promise<Map<string, PaymentRecord>> {
+    if (!this.atomic) return this.unitOfWork((stores) => this.claimBookFinalise(cands, stores));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ cands, resolve, reject });
+      if (this.deciding) return;
+      this.deciding = true;
+      setImmediate(() => void this.drainDecisions());
+    });
+  }
+
+  private async drainDecisions(): Promise<void> {
+    while (this.waiting.length) {
+      const group = this.waiting.splice(0);
+      try {
+        const all = group.length === 1 ? group[0]!.cands : group.flatMap((g) => g.cands);
+        const finals = await this.unitOfWork((stores) => this.claimBookFinalise(all, stores));
+        for (const g of group) g.resolve(finals);
+      } catch (err) {
+        for (const g of group) g.reject(err as Error);
+      }
+    }
+    this.deciding = false;
+  }
+
   private async decide(cands: Candidate[], out: Outcome[]): Promise<void> {
     if (!cands.length) return;
-    const finals = await this.unitOfWork((stores) => this.claimBookFinalise(cands, stores));
+    const finals = await this.decideTogether(cands);
     for (const c of cands) {
       let rec = finals.get(c.paymentId) ?? c.record;
       if (rec?.status === 'processing') rec = (await this.registry.read.getPayment(c.paymentId)) ?? rec;
@@ -776,7 +833,8 @@ export class CloudCenter {
     codes: TransferResultCode[],
     decidedAt: number,
   ): Promise<PaymentRecord> {
-    const current = await r.getPayment(p.paymentId, true);
+    // step by step (PostgreSQL), another worker may have finalised it since the claim
+    const current = this.atomic ? p : await r.getPayment(p.paymentId, true);
     if (current && current.status !== 'processing') return current;
     const failed = codes.find((c) => c !== 'ok');
     if (!failed) {

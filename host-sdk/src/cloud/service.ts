@@ -1,6 +1,7 @@
-import { type Clock, systemClock } from '@handset/device-drivers/core';
+import { type Clock, systemClock, ValidationError } from '@handset/device-drivers/core';
 import type { IClientOptions } from 'mqtt';
 import { CloudCenter, type CloudPolicy } from './center';
+import { DecisionThread } from './decision-thread';
 import { HttpApi } from './http/api';
 import { type CloudLogger, silentLogger } from './log';
 import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker';
@@ -38,6 +39,15 @@ export interface StartCloudOptions {
   policy?: Partial<CloudPolicy>;
   clock?: Clock;
   logger?: CloudLogger;
+  /**
+   * Decide MQTT payment batches on a thread of their own (`DecisionThread`), so the
+   * stores' statements and fsyncs never hold up the event loop. Needs a file or
+   * PostgreSQL store and the system clock. `auto`: on for a SQLite file store with the
+   * system clock (what `handset cloud serve` and `handset run` use), off otherwise
+   * (PostgreSQL's step-by-step path measured no better on a thread). Default false: a
+   * library caller's `center` decides everything in-process.
+   */
+  decisionThread?: boolean | 'auto';
   /** Group commit in front of the ledger. Default true. */
   groupCommit?: boolean;
   /** Worker threads checking signatures (0: libuv's pool per signature). Default: cores - 1, 1..4. */
@@ -52,6 +62,8 @@ export interface RunningCloud {
   brokerUrl: string;
   center: CloudCenter;
   stores: OpenStores;
+  /** MQTT payments are decided on the decision thread (else by `center` on the event loop). */
+  decisionThread: boolean;
   broker?: EmbeddedBroker;
   ingest?: CloudIngest;
   http: HttpApi;
@@ -73,17 +85,48 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     clock,
     groupCommit: o.groupCommit,
   });
-  let vault: SeedVault;
-  if (o.seedKey) vault = typeof o.seedKey === 'string' ? SeedVault.fromText(o.seedKey) : new SeedVault(o.seedKey);
+  let seedKey: Uint8Array;
+  if (o.seedKey) seedKey = typeof o.seedKey === 'string' ? SeedVault.keyFromText(o.seedKey) : o.seedKey;
   else {
-    const env = SeedVault.fromEnv();
+    const env = SeedVault.keyFromEnv();
     if (env.ephemeral)
       log.warn('cloud.ephemeral_seed_key', {
         hint: 'set HANDSET_SEED_KEY (64 hex digits) to keep pay-code seeds across restarts',
       });
-    vault = env.vault;
+    seedKey = env.key;
   }
-  const verifyPool = o.verifyThreads === 0 ? undefined : new Ed25519VerifyPool({ threads: o.verifyThreads });
+  const vault = new SeedVault(seedKey);
+  const storeSpec = o.store ?? 'sqlite:.handset/cloud';
+  const useThread =
+    o.decisionThread === 'auto'
+      ? storeSpec.startsWith('sqlite:') && storeSpec !== 'sqlite::memory:' && (!o.clock || o.clock === systemClock)
+      : Boolean(o.decisionThread);
+  if (useThread && o.clock && o.clock !== systemClock) {
+    await stores.close();
+    throw new ValidationError('a decision thread runs on the system clock; drop the injected clock or the thread', {
+      device: 'cloud',
+      code: 'BAD_ARGUMENT',
+    });
+  }
+  let decisions: DecisionThread | undefined;
+  try {
+    decisions = useThread
+      ? await DecisionThread.start({
+          store: storeSpec,
+          schema: o.schema,
+          seedKey,
+          policy: o.policy,
+          verifyThreads: o.verifyThreads,
+          groupCommit: o.groupCommit,
+          logger: log,
+        })
+      : undefined;
+  } catch (err) {
+    await stores.close();
+    throw err;
+  }
+  // signatures of HTTP decisions (and of every MQTT one without a decision thread)
+  const verifyPool = o.verifyThreads === 0 ? undefined : new Ed25519VerifyPool({ threads: decisions ? 1 : o.verifyThreads });
   const center = new CloudCenter({
     registry: stores.registry,
     ledger: stores.ledger,
@@ -111,6 +154,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
       brokerUrl = broker.url;
       ingest = new CloudIngest({
         center,
+        decider: decisions,
         url: broker.url,
         clientId: o.clientId,
         password: o.mqttPassword,
@@ -123,6 +167,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
       const shared = o.shared ?? true;
       ingest = new CloudIngest({
         center,
+        decider: decisions,
         url: mode,
         clientId: o.clientId,
         password: o.mqttPassword,
@@ -134,6 +179,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     await ingest?.start();
   } catch (err) {
     await broker?.close();
+    await decisions?.close();
     await stores.close();
     await verifyPool?.close();
     throw err;
@@ -142,7 +188,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     center,
     token: o.apiToken ?? process.env.HANDSET_API_TOKEN,
     logger: log,
-    health: () => ({ store: stores.kind, broker: brokerUrl || null, mqtt: ingest?.stats }),
+    health: () => ({ store: stores.kind, broker: brokerUrl || null, decisionThread: Boolean(decisions), mqtt: ingest?.stats }),
     publishResults: ingest && ((outcomes) => ingest?.publishAll(outcomes)),
   });
   const httpUrl = await http.listen(o.httpPort ?? 0, host);
@@ -161,6 +207,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     brokerUrl,
     center,
     stores,
+    decisionThread: Boolean(decisions),
     broker,
     ingest,
     http,
@@ -170,6 +217,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
       await ingest?.stop().catch(() => undefined);
       await http.close();
       await broker?.close();
+      await decisions?.close();
       await stores.close();
       await verifyPool?.close();
     },

@@ -31,19 +31,19 @@ afterEach(async () => {
 const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
 
 /** Starts `handset cloud serve` as a child process; resolves when it prints its ready line. */
-async function spawnWorker(args: string[]): Promise<ChildProcess> {
+async function spawnWorker(args: string[]): Promise<ChildProcess & { ready: { decisionThread?: boolean } }> {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'cloud', 'serve', '--quiet', ...args], {
     env: { ...process.env, HANDSET_SEED_KEY: Buffer.from(TEST_KEY).toString('hex') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
+  const ready = await new Promise<{ decisionThread?: boolean }>((resolve, reject) => {
     lines.on('line', (l) => {
-      if (l.includes('"ready"')) resolve();
+      if (l.includes('"ready"')) resolve(JSON.parse(l));
     });
     child.once('exit', (code) => reject(new Error(`worker exited ${code}`)));
   });
-  return child;
+  return Object.assign(child, { ready });
 }
 
 async function setupWorld(stores: OpenStores, n: number, perHandset: number) {
@@ -118,6 +118,8 @@ describe('faults under load', () => {
     ];
     let worker = await spawnWorker(args);
     cleanups.push(async () => worker.kill('SIGKILL'));
+    // `cloud serve` on a SQLite file decides on its decision thread: the kill lands there mid-batch
+    expect(worker.ready.decisionThread).toBe(true);
     const peers = await Promise.all(
       handsets.map((h) => new MqttPeer(h.deviceId, { url: 'mqtt://127.0.0.1:1883', root, protocolVersion: 5 }).connect()),
     );
@@ -154,7 +156,14 @@ describe('faults under load', () => {
     const N = 10;
     const K = 15;
     const { center, handsets } = await setupWorld(fresh.stores, N, K);
-    const cloud = await startCloud({ store: fresh.spec, broker: mosq.url, clientId: 'cloud-1', shared: true, seedKey: TEST_KEY });
+    const cloud = await startCloud({
+      store: fresh.spec,
+      broker: mosq.url,
+      clientId: 'cloud-1',
+      shared: true,
+      seedKey: TEST_KEY,
+      decisionThread: true,
+    });
     cleanups.push(() => cloud.stop());
     const backoff = { minMs: 100, maxMs: 1_000 };
     const peers = await Promise.all(

@@ -1,6 +1,8 @@
 /**
  * The whole service on its embedded defaults (SQLite + aedes) over real MQTT and HTTP:
  * handsets pay, merchants see the same result, the per-device ACL refuses spoofing.
+ * The same suite runs with MQTT payments decided on the event loop and on the decision
+ * thread (its own SQLite connection; its log events reach the same logger).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,8 @@ import { SimHandset } from '../../src/cloud/sim';
 import { encodeMessageText } from '../../src/protocol/index';
 import { TEST_KEY } from './fixtures';
 
-describe('cloud on embedded aedes + SQLite', () => {
+// Twice: deciding on the event loop (the default) and on the decision thread (`--decision-thread`).
+describe.each([false, true])('cloud on embedded aedes + SQLite (decision thread: %s)', (decisionThread) => {
   let cloud: RunningCloud;
   let dir: string;
   const log = memoryLogger();
@@ -33,7 +36,8 @@ describe('cloud on embedded aedes + SQLite', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cloud-e2e-'));
-    cloud = await startCloud({ store: `sqlite:${dir}`, broker: 'embedded', seedKey: TEST_KEY, logger: log });
+    cloud = await startCloud({ store: `sqlite:${dir}`, broker: 'embedded', seedKey: TEST_KEY, logger: log, decisionThread });
+    expect((await http('GET', '/health')).body.decisionThread).toBe(decisionThread);
     for (const u of ['alice', 'bob']) expect((await http('POST', '/v1/users', { account: u, currency: 'EUR' })).status).toBe(201);
     await http('POST', '/v1/users/alice/deposits', { amount: '50000', key: 'init' });
     await http('POST', '/v1/merchants', { merchantId: 'm-shop', currency: 'EUR' });

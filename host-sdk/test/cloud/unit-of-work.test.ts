@@ -17,6 +17,7 @@ import { SeedVault } from '../../src/cloud/registry/vault';
 import { SimHandset } from '../../src/cloud/sim';
 import { SqliteClient } from '../../src/cloud/sql/client';
 import { type OpenStores, openStores } from '../../src/cloud/stores';
+import { nodeCrypto } from '../../src/protocol/index';
 import { TEST_KEY } from './fixtures';
 
 const dirs: string[] = [];
@@ -90,6 +91,44 @@ describe('unit of work on the embedded SQLite file', () => {
     expect(sql.filter((s) => s === 'COMMIT')).toHaveLength(1);
     expect(sql.filter((s) => s.startsWith('BEGIN'))).toHaveLength(1);
     expect(await balance(ledgerIds.merchant('m-shop'))).toBe(20n * 100n + 190n);
+    expect((await center.checkInvariants()).violations).toEqual([]);
+  });
+
+  it('batches that arrive together are decided in one unit of work; one payment in two of them is booked once', async () => {
+    const { clock, stores, alice, balance, file } = await world();
+    // signatures checked inline, so all three batches reach the decision in the same turn
+    const center = new CloudCenter({
+      registry: stores.registry,
+      ledger: stores.ledger,
+      unitOfWork: stores.unitOfWork,
+      vault: new SeedVault(TEST_KEY),
+      clock,
+      verifier: async (checks) => checks.map((c) => nodeCrypto.ed25519Verify(c.publicKey, c.message, c.signature)),
+    });
+    const auth = (i: number) =>
+      alice.authorise({ merchantId: 'm-shop', orderRef: `g-${i}`, amount: 10n + BigInt(i), currency: 'EUR', nowMs: clock.now() });
+    for (let i = 0; i < 9; i++)
+      await center.createOrder({ merchantId: 'm-shop', orderRef: `g-${i}`, amount: 10n + BigInt(i), currency: 'EUR' });
+    const a = Array.from({ length: 9 }, (_, i) => ({ payload: auth(i) }));
+    const sql: string[] = [];
+    const exec = file.db.exec.bind(file.db);
+    file.db.exec = (s: string) => {
+      sql.push(s);
+      return exec(s);
+    };
+    // three ingest batches in flight at once; the last one repeats a payment of the first
+    const outs = await Promise.all([
+      center.authorise(a.slice(0, 3)),
+      center.authorise(a.slice(3, 6)),
+      center.authorise([...a.slice(6), a[0]!]),
+    ]);
+    file.db.exec = exec;
+    expect(sql.filter((s) => s === 'COMMIT')).toHaveLength(1);
+    const results = outs.flat().map((o) => (o.kind === 'result' ? o : undefined));
+    expect(results.every((o) => o?.result.status === 'approved')).toBe(true);
+    expect(results.map((o) => o?.replayed)).toEqual([false, false, false, false, false, false, false, false, false, true]);
+    expect(results[9]?.result).toEqual(results[0]?.result);
+    expect(await balance(ledgerIds.merchant('m-shop'))).toBe(9n * 10n + 36n);
     expect((await center.checkInvariants()).violations).toEqual([]);
   });
 

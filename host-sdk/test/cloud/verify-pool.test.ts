@@ -32,6 +32,11 @@ describe('Ed25519VerifyPool', () => {
     expect(want.filter(Boolean).length).toBeGreaterThan(100);
     expect(want.filter((x) => !x).length).toBeGreaterThan(20);
     expect(await pool.verify([])).toEqual([]);
+    const bad = { publicKey: new Uint8Array(31), message: new Uint8Array(3), signature: new Uint8Array(64) };
+    expect(await pool.verify([bad, { ...bad, publicKey: new Uint8Array(32), signature: new Uint8Array(63) }])).toEqual([
+      false,
+      false,
+    ]);
   });
 
   it('a closed pool refuses with a typed error', async () => {

@@ -4,7 +4,7 @@
  *   handset cloud serve [--store sqlite:DIR|postgres://...] [--schema S]
  *                       [--broker embedded|none|mqtt://HOST:PORT] [--broker-port N] [--http-port N]
  *                       [--host H] [--client-id cloud-N] [--root PREFIX/] [--no-shared] [--demo]
- *                       [--heap lean|default] [--verify-threads N]
+ *                       [--heap lean|default] [--verify-threads N] [--decision-thread auto|on|off]
  *       runs until SIGINT/SIGTERM; prints one JSON line {"event":"ready","httpUrl","brokerUrl",...}
  *       Pay-code seeds are sealed with HANDSET_SEED_KEY (64 hex digits); HTTP bearer token
  *       from HANDSET_API_TOKEN; MQTT password for the cloud user from HANDSET_MQTT_PASSWORD.
@@ -54,6 +54,12 @@ function threads(v: string): number {
   return n;
 }
 
+function onOffAuto(v: string): boolean | 'auto' {
+  if (v === 'auto') return 'auto';
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new ValidationError(`bad value ${JSON.stringify(v)} (auto | on | off)`, { code: 'BAD_ARGUMENT' });
+}
+
 function port(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
@@ -81,6 +87,12 @@ export function register(program: Command, io: CliIo): void {
     .option('--demo', 'create demo users alice/bob (EUR, funded) and merchant m-demo')
     .option('--quiet', 'no log lines on stderr')
     .option('--verify-threads <n>', 'worker threads checking signatures (0: libuv pool; default cores - 1, 1..4)', threads)
+    .option(
+      '--decision-thread <mode>',
+      'decide MQTT payments on a thread of their own: auto (on for a SQLite file store) | on | off',
+      onOffAuto,
+      'auto',
+    )
     .option('--heap <policy>', 'V8 heap policy: lean (small heap, for many connections) | default (V8 defaults)', 'lean')
     .action(async (o) => {
       const flags = Object.hasOwn(HEAP_POLICIES, o.heap) ? HEAP_POLICIES[o.heap] : undefined;
@@ -97,6 +109,7 @@ export function register(program: Command, io: CliIo): void {
         root: o.root,
         shared: o.shared,
         verifyThreads: o.verifyThreads,
+        decisionThread: o.decisionThread,
         mqttPassword: process.env.HANDSET_MQTT_PASSWORD,
         logger: o.quiet ? silentLogger : jsonLogger((l) => io.err(l)),
       });
@@ -109,7 +122,7 @@ export function register(program: Command, io: CliIo): void {
         await c.createMerchant({ merchantId: 'm-demo', currency: 'EUR', name: 'Demo Shop' });
       }
       io.out(
-        `${JSON.stringify({ event: 'ready', httpUrl: running.httpUrl, brokerUrl: running.brokerUrl, store: running.stores.kind, pid: process.pid })}\n`,
+        `${JSON.stringify({ event: 'ready', httpUrl: running.httpUrl, brokerUrl: running.brokerUrl, store: running.stores.kind, decisionThread: running.decisionThread, pid: process.pid })}\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

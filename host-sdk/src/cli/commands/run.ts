@@ -105,6 +105,7 @@ export function register(program: Command, io: CliIo): void {
             httpPort: o.cloudPort,
             host: o.host,
             seedKey: persistentKey(join(data, 'seed.key')),
+            decisionThread: 'auto',
           },
           merchant: MERCHANT,
           currency: CURRENCY,

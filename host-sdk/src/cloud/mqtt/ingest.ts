@@ -12,6 +12,7 @@ import {
   type Topics,
 } from '../../protocol/index';
 import type { AuthInput, ChargeInput, CloudCenter, Outcome } from '../center';
+import type { Decider } from '../decision-thread';
 import { type CloudLogger, silentLogger } from '../log';
 
 /**
@@ -25,6 +26,11 @@ export interface AedesLink {
 
 export interface IngestOptions {
   center: CloudCenter;
+  /**
+   * Decides the payment batches (authorisations and charges) instead of `center`: a
+   * `DecisionThread`, so the stores' work stays off the event loop. Default `center`.
+   */
+  decider?: Decider;
   /** Broker URL, e.g. `mqtt://127.0.0.1:1883`. Ignored when `aedes` is given. */
   url?: string;
   /** Embedded broker to attach to in-process instead of connecting over TCP. */
@@ -206,8 +212,9 @@ export class CloudIngest {
       } else if (t.kind === 'register') await this.register(t.deviceId, m.payload);
       else if (t.kind === 'merchantOrders') await this.order(t.merchantId, m.payload);
     }
-    if (auths.length) this.publishAll(await this.o.center.authorise(auths), authFrom);
-    if (charges.length) this.publishAll(await this.o.center.charge(charges), chargeFrom);
+    const decider = this.o.decider ?? this.o.center;
+    if (auths.length) this.publishAll(await decider.authorise(auths), authFrom);
+    if (charges.length) this.publishAll(await decider.charge(charges), chargeFrom);
   }
 
   /**

@@ -18,15 +18,25 @@ export class SeedVault {
 
   /** Parses a key given as 64 hex digits or base64/base64url of 32 bytes. */
   static fromText(text: string): SeedVault {
+    return new SeedVault(SeedVault.keyFromText(text));
+  }
+
+  /** The key bytes of a key given as 64 hex digits or base64/base64url (length checked by the constructor). */
+  static keyFromText(text: string): Uint8Array {
     const t = text.trim();
-    const raw = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
-    return new SeedVault(raw);
+    return new Uint8Array(/^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64'));
   }
 
   /** From `HANDSET_SEED_KEY`, or a fresh random key (then seeds die with the process: dev only). */
   static fromEnv(env: NodeJS.ProcessEnv = process.env): { vault: SeedVault; ephemeral: boolean } {
+    const { key, ephemeral } = SeedVault.keyFromEnv(env);
+    return { vault: new SeedVault(key), ephemeral };
+  }
+
+  /** The key bytes from `HANDSET_SEED_KEY`, or fresh random bytes (`ephemeral`). */
+  static keyFromEnv(env: NodeJS.ProcessEnv = process.env): { key: Uint8Array; ephemeral: boolean } {
     const k = env.HANDSET_SEED_KEY;
-    return k ? { vault: SeedVault.fromText(k), ephemeral: false } : { vault: new SeedVault(randomBytes(32)), ephemeral: true };
+    return k ? { key: SeedVault.keyFromText(k), ephemeral: false } : { key: new Uint8Array(randomBytes(32)), ephemeral: true };
   }
 
   seal(seed: Uint8Array, deviceId: string): string {
