@@ -44,6 +44,8 @@ const SAT_CLIENTS = 64;
 const SAT_MS = 2_000;
 const ORDERS_PACED = 10;
 const ORDERS_SAT = 400;
+/** Burst: every paced handset sends this many payments at once (500 x 10 = 5,000 offered). */
+const BURST = 10;
 /** Warm-up payments per paced handset before the timed phases. */
 const WARMUP = 2;
 
@@ -82,7 +84,7 @@ async function measure(
       store,
       schema,
       handsets: Math.max(PACED_CLIENTS, SAT_CLIENTS),
-      orders: (i) => WARMUP + ORDERS_PACED + (i < SAT_CLIENTS ? ORDERS_SAT : 0),
+      orders: (i) => WARMUP + ORDERS_PACED + BURST + (i < SAT_CLIENTS ? ORDERS_SAT : 0),
       prefix: 'hs-b',
     });
     phase('setup done');
@@ -208,6 +210,42 @@ async function measure(
         payments: sat.length,
         ...perPayment(c1, cpu(child.pid!), sat.length),
         loadAverage1m: loadavg()[0],
+      },
+    });
+    // burst (DESIGN §8: 5,000/s bursts with every invariant holding): all 500 handsets send
+    // BURST payments at once, signed beforehand; every one must be decided and approved
+    const bursting = peers.slice(0, PACED_CLIENTS).map((_p, i) => Array.from({ length: BURST }, () => sign(i)));
+    const total = bursting.length * BURST;
+    const c2 = cpu(child.pid!);
+    const b0 = performance.now();
+    const own: number[] = [];
+    let approved = 0;
+    const answers = bursting.flatMap((mine, i) =>
+      mine.map(async (auth) => {
+        const t = performance.now();
+        const r = await peers[i]!.pay(auth, 10_000);
+        own.push(performance.now() - t);
+        if (r.status === 'approved') approved++;
+      }),
+    );
+    const offeredIn = (performance.now() - b0) / 1000;
+    await Promise.all(answers);
+    const drained = (performance.now() - b0) / 1000;
+    const offered = total / offeredIn;
+    out.push({
+      area: 'e2e',
+      name: `burst: ${total} payments offered at once (${PACED_CLIENTS} handsets x ${BURST}; ${label})`,
+      value: total / drained,
+      unit: 'payments/s',
+      target: '>= 5,000/s offered; every payment decided and approved; invariants hold',
+      pass: offered >= 5_000 && approved === total,
+      extra: {
+        offeredPerSecond: Math.round(offered),
+        drainedInS: drained,
+        approved,
+        p50Ms: pct(own, 50),
+        p99Ms: pct(own, 99),
+        ...perPayment(c2, cpu(child.pid!), total),
       },
     });
     await stopChild(child);
