@@ -188,7 +188,13 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     center,
     token: o.apiToken ?? process.env.HANDSET_API_TOKEN,
     logger: log,
-    health: () => ({ store: stores.kind, broker: brokerUrl || null, decisionThread: Boolean(decisions), mqtt: ingest?.stats }),
+    health: () => ({
+      store: stores.kind,
+      broker: brokerUrl || null,
+      decisionThread: Boolean(decisions),
+      ...(decisions && { decisionThreadRunning: decisions.running, decisionThreadRestarts: decisions.restarts }),
+      mqtt: ingest?.stats,
+    }),
     publishResults: ingest && ((outcomes) => ingest?.publishAll(outcomes)),
   });
   const httpUrl = await http.listen(o.httpPort ?? 0, host);

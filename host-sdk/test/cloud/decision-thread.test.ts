@@ -1,12 +1,14 @@
 /**
  * The decision thread: a CloudCenter on a worker thread with its own connection to the
  * same SQLite file. It decides like the in-process center (approved, replayed, declined,
- * rejected), its log events reach the event loop's logger, it refuses stores and clocks it
- * cannot share, and once closed it answers with a typed error instead of hanging.
+ * rejected), its log events reach the event loop's logger, a thread killed mid-batch is
+ * restarted and the resent payment is booked once, it refuses stores and clocks it cannot
+ * share, and once closed it answers with a typed error instead of hanging.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { ManualClock } from '@handset/device-drivers/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudCenter, type Outcome } from '../../src/cloud/center';
@@ -75,6 +77,26 @@ describe('DecisionThread', () => {
     expect(o).toMatchObject({ kind: 'rejected', code: 'MESSAGE_NOT_JSON' });
     await new Promise((r) => setTimeout(r, 50));
     expect(log.entries.some((e) => e.event === 'auth.rejected' && e.fields.code === 'MESSAGE_NOT_JSON')).toBe(true);
+  });
+
+  it('a thread killed mid-batch is restarted; the batch is rejected, its resend is booked once', async () => {
+    await center.createOrder({ merchantId: 'm-shop', orderRef: 'o-3', amount: 200n, currency: 'EUR' });
+    const a = pay('o-3', 200n);
+    const before = (await stores.ledger.lookupAccounts([ledgerIds.merchant('m-shop')]))[0]!.creditsPosted;
+    const worker = (thread as unknown as { worker: Worker }).worker;
+    const held = thread.authorise([{ payload: a }]);
+    await worker.terminate(); // the thread dies with the batch in hand (committed or not)
+    await expect(held).rejects.toMatchObject({ code: 'DECISION_THREAD' });
+    await expect(thread.authorise([{ payload: a }])).rejects.toMatchObject({ code: 'DECISION_THREAD' });
+    const deadline = Date.now() + 10_000;
+    while (!thread.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(thread.restarts).toBe(1);
+    expect(log.entries.some((e) => e.event === 'decision.thread_died')).toBe(true);
+    const [o] = await thread.authorise([{ payload: a }]); // the handset's outbox resends the same payment
+    expect(o?.kind === 'result' && o.result.status).toBe('approved');
+    const [m] = await stores.ledger.lookupAccounts([ledgerIds.merchant('m-shop')]);
+    expect(m!.creditsPosted - before).toBe(200n);
+    expect((await center.checkInvariants()).violations).toEqual([]);
   });
 
   it('refuses an in-memory store and an injected clock; a closed thread answers with a typed error', async () => {
