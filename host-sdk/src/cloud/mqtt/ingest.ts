@@ -66,6 +66,11 @@ interface Incoming {
   receivedAt: number;
 }
 
+/** Who sent a message, as far as ordering goes: its device, or its merchant. */
+function senderOf(t: ParsedTopic): string {
+  return 'deviceId' in t ? `d:${t.deviceId}` : `m:${t.merchantId}`;
+}
+
 /** First 16 hex digits of the payload's SHA-256: names a rejected message in the log without its content. */
 export function payloadDigest(payload: Uint8Array): string {
   return createHash('sha256').update(payload).digest('hex').slice(0, 16);
@@ -86,6 +91,8 @@ export class CloudIngest {
   readonly stats = { received: 0, rejected: 0, results: 0, batches: 0, maxBatch: 0, errors: 0 };
   client: MqttClient | undefined;
   private queue: Incoming[] = [];
+  /** Senders (`d:<deviceId>`, `m:<merchantId>`) with a message in a batch being decided. */
+  private readonly busy = new Set<string>();
   private inflight = 0;
   private scheduled = false;
   private waiters: Array<() => void> = [];
@@ -176,11 +183,41 @@ export class CloudIngest {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      while (this.inflight < this.concurrency && this.queue.length) void this.runBatch(this.queue.splice(0, this.maxBatch));
+      while (this.inflight < this.concurrency && this.queue.length) {
+        const batch = this.nextBatch();
+        if (!batch.length) break;
+        void this.runBatch(batch);
+      }
     });
   }
 
+  /**
+   * Takes the next batch off the queue, keeping each sender's messages in order: a device
+   * (or merchant) with a message in a batch still being decided gets no message into
+   * another batch until that one is done, and a message held back holds back every later
+   * one of its sender. Without this, concurrent batches could decide a handset's counter
+   * n+1 before n (an outbox resending two payments after a reconnect): n would then be a
+   * stale counter, declined and counted towards the device's lockout.
+   */
+  private nextBatch(): Incoming[] {
+    const batch: Incoming[] = [];
+    const rest: Incoming[] = [];
+    const held = new Set<string>();
+    for (const m of this.queue) {
+      const k = senderOf(m.topic);
+      if (batch.length < this.maxBatch && !this.busy.has(k) && !held.has(k)) batch.push(m);
+      else {
+        rest.push(m);
+        held.add(k);
+      }
+    }
+    this.queue = rest;
+    return batch;
+  }
+
   private async runBatch(batch: Incoming[]): Promise<void> {
+    const senders = new Set(batch.map((m) => senderOf(m.topic)));
+    for (const k of senders) this.busy.add(k);
     this.inflight++;
     this.stats.batches++;
     this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
@@ -190,6 +227,7 @@ export class CloudIngest {
       this.stats.errors++;
       this.log.error('mqtt.batch_failed', { size: batch.length, error: err instanceof Error ? err.message : String(err) });
     } finally {
+      for (const k of senders) this.busy.delete(k);
       this.inflight--;
       if (this.queue.length) this.schedule();
       else if (!this.inflight) for (const w of this.waiters.splice(0)) w();
