@@ -125,8 +125,10 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
     await stores.close();
     throw err;
   }
-  // signatures of HTTP decisions (and of every MQTT one without a decision thread)
-  const verifyPool = o.verifyThreads === 0 ? undefined : new Ed25519VerifyPool({ threads: decisions ? 1 : o.verifyThreads });
+  // Signature threads for the event loop's decisions: every MQTT one without a decision
+  // thread. With one, the event loop only decides HTTP payments (rare): libuv's pool checks
+  // those, and no thread (a V8 isolate, ~10 MB) is kept for them.
+  const verifyPool = o.verifyThreads === 0 || decisions ? undefined : new Ed25519VerifyPool({ threads: o.verifyThreads });
   const center = new CloudCenter({
     registry: stores.registry,
     ledger: stores.ledger,
