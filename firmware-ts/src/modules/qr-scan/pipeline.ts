@@ -98,8 +98,10 @@ export class QrDecoder {
   }
 
   /**
-   * Runs every stage once on a synthetic noisy frame so wasm compilation and JIT warm-up
-   * (100+ ms on the first call) never land on a real frame or in the cost model.
+   * Runs every stage three times on a synthetic noisy frame so wasm compilation and JIT
+   * warm-up (100+ ms on the first call) never land on a real frame, and seeds the cost
+   * model with what the last round took on this CPU (never below the initial guesses):
+   * a stage's first real run is then predicted, not discovered over budget.
    */
   private warmUp(): void {
     const w = 320;
@@ -111,10 +113,23 @@ export class QrDecoder {
       data[i] = ((i >> 4) & 1 ? 200 : 40) + ((s >>> 24) & 31);
     }
     const g = { width: w, height: h, data };
+    const small = downscale2(g);
+    const rounds: Array<[StageName[], number, () => unknown]> = [
+      [['full'], w * h, () => zxingScanGray(this.mod, data, w, h, FULL)],
+      [['sharpen', 'sharpen2'], w * h, () => zxingScanGray(this.mod, unsharp(g, 5, 3, 1).data, w, h, ENHANCED)],
+      [
+        ['jsqr'],
+        small.width * small.height * 4,
+        () => jsQR(grayToRgba(small), small.width, small.height, { inversionAttempts: 'dontInvert' }),
+      ],
+    ];
     for (let k = 0; k < 3; k++) {
-      zxingScanGray(this.mod, data, w, h, FULL);
-      zxingScanGray(this.mod, unsharp(g, 5, 3, 1).data, w, h, ENHANCED);
-      jsQR(grayToRgba(downscale2(g)), w / 2, h / 2, { inversionAttempts: 'dontInvert' });
+      for (const [stages, pixels, fn] of rounds) {
+        const t = this.now();
+        fn();
+        const perUnit = (this.now() - t) / Math.max(0.05, pixels / 307_200);
+        if (k === 2) for (const st of stages) this.cost[st] = Math.max(INITIAL_COST[st], perUnit);
+      }
     }
   }
 
