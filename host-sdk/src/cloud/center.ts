@@ -59,6 +59,7 @@ import type {
   RegistryTx,
   UserRecord,
 } from './registry/index';
+import { prefetched } from './registry/prefetch';
 import type { SeedVault } from './registry/vault';
 import type { StoreScope, UnitOfWork } from './stores';
 import type { BatchVerifier, SignatureCheck } from './verify-pool';
@@ -639,12 +640,18 @@ export class CloudCenter {
     const fresh = cands
       .filter((c) => !c.resumed)
       .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
-    await registry.tx(async (r) => {
+    await registry.tx(async (tx) => {
       for (const c of fresh) {
         c.record = undefined;
         c.existed = false;
         c.resumed = false;
       }
+      // the batch's devices, payments and orders: one locked read per table, not per payment
+      const r = await prefetched(tx, {
+        devices: fresh.map((c) => c.deviceId),
+        payments: fresh.map((c) => c.paymentId),
+        orders: fresh.map((c) => ({ merchantId: c.merchantId, orderRef: c.orderRef })),
+      });
       for (const c of fresh) {
         const device = (await r.getDevice(c.deviceId, true))!;
         const prior = await r.getPayment(c.paymentId, true);
@@ -692,7 +699,14 @@ export class CloudCenter {
     const decidedAt = this.clock.now();
     const finals = new Map<string, PaymentRecord>();
     if (slots.size) {
-      await registry.tx(async (r) => {
+      await registry.tx(async (tx) => {
+        const batch = [...slots.keys()].map((c) => c.record!);
+        const r = this.atomic
+          ? tx
+          : await prefetched(tx, {
+              payments: batch.map((p) => p.paymentId),
+              orders: batch.map((p) => ({ merchantId: p.merchantId, orderRef: p.orderRef })),
+            });
         for (const [c, slot] of slots) {
           const codes = results.slice(slot.start, slot.start + slot.count).map((x) => x.result);
           finals.set(c.paymentId, await this.finalise(r, c.record!, codes, decidedAt));

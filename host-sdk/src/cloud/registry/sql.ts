@@ -288,6 +288,32 @@ function repo(q: SqlQuery, t: (n: Table) => string): RegistryTx {
         )) > 0
       );
     },
+    async getDevices(ids, l) {
+      if (!ids.length) return [];
+      const rows = await q.all(
+        `SELECT * FROM ${t('devices')} WHERE device_id IN (${ids.map(() => '?').join(',')}) ORDER BY device_id${lock(l)}`,
+        [...ids],
+      );
+      return Promise.all(rows.map(async (r) => (await deviceRow(r, false))!));
+    },
+    async getPayments(ids, l) {
+      if (!ids.length) return [];
+      return (
+        await q.all(
+          `SELECT * FROM ${t('payments')} WHERE payment_id IN (${ids.map(() => '?').join(',')}) ORDER BY payment_id${lock(l)}`,
+          [...ids],
+        )
+      ).map(paymentRow);
+    },
+    async getOrders(keys, l) {
+      if (!keys.length) return [];
+      return (
+        await q.all(
+          `SELECT * FROM ${t('orders')} WHERE (merchant_id, order_ref) IN (VALUES ${keys.map(() => '(?, ?)').join(',')}) ORDER BY merchant_id, order_ref${lock(l)}`,
+          keys.flatMap((k) => [k.merchantId, k.orderRef]),
+        )
+      ).map(orderRow);
+    },
     async getPayment(id, l) {
       const r = await q.one(`SELECT * FROM ${t('payments')} WHERE payment_id = ?${lock(l)}`, [id]);
       return r && paymentRow(r);

@@ -154,6 +154,15 @@ export interface RegistryTx {
     >,
   ): Promise<boolean>;
 
+  /**
+   * Many rows in one statement each, in key order (`lock`: all of them held, PostgreSQL
+   * FOR UPDATE): what a payment batch's claim and finalise read up front instead of one
+   * round trip per payment. Devices come without enrolments.
+   */
+  getDevices(deviceIds: readonly string[], lock?: boolean): Promise<DeviceRecord[]>;
+  getPayments(paymentIds: readonly string[], lock?: boolean): Promise<PaymentRecord[]>;
+  getOrders(keys: ReadonlyArray<{ merchantId: string; orderRef: string }>, lock?: boolean): Promise<OrderRecord[]>;
+
   /** Marks a pay-code time step of a device used; false if it already was (by anyone). */
   consumePaycodeStep(deviceId: string, step: number, paymentId: string, at: number): Promise<boolean>;
   /** Highest consumed pay-code step of a device (-1 = none): steps <= it are used. */
