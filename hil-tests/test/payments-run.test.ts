@@ -65,7 +65,10 @@ describe('handset run (built bin)', () => {
       expect(r.status).toBe(200);
       expect(await r.text()).toContain('<html');
     }
-    expect((await fetch(`${ready.cloud}/health`)).status).toBe(200);
+    const health = await fetch(`${ready.cloud}/health`);
+    expect(health.status).toBe(200);
+    // a file store: the payments below are decided on the cloud's decision thread (dist/decision-worker.js)
+    expect(await health.json()).toMatchObject({ decisionThread: true, decisionThreadRunning: true });
     const png = await fetch(`${ready.handset}panel.png`);
     expect(png.headers.get('content-type')).toBe('image/png');
     expect(
