@@ -15,26 +15,11 @@ import { runOta } from '../../../host-sdk/src/cli/commands/ota';
 import { recordingIo } from '../../../host-sdk/src/cli/io';
 import { main } from '../../../host-sdk/src/cli/program';
 import { OtaError } from '../../../host-sdk/src/provision/errors';
-import { KEY, OTHER_KEY, PUB, sampleBundle, sampleFiles, tempDir } from '../../../host-sdk/test/provision/helpers';
+import { KEY, OTHER_KEY, PUB, sampleBundle, sampleFiles, snapshot, tempDir } from '../../../host-sdk/test/provision/helpers';
 import { beginBoot, confirmBoot, OtaAgent, runHealthChecked } from '../../src/ota/index';
 
 const ROOT = `ota-${process.pid}-${Date.now().toString(36)}/`;
 const DEVICE = 'hs-ota-1';
-
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (d: string, rel: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isSymbolicLink()) out[r] = `-> ${await readlink(p)}`;
-      else if (e.isDirectory()) await walk(p, r);
-      else out[r] = (await readFile(p)).toString('base64');
-    }
-  };
-  await walk(dir, '');
-  return out;
-}
 
 describe('OTA over MQTT: host sender -> handset agent -> A/B slots -> health check', () => {
   let broker: EmbeddedBroker;

@@ -1,65 +1,27 @@
 /**
- * The fleet simulation's one source of randomness: a small seeded PRNG (sfc32, state
- * from splitmix32 of the seed). Every key, payment id, amount, delay and fault of a run
- * is drawn from one instance, in the order the single-threaded event loop asks, so the
- * same seed replays exactly.
+ * The fleet simulation's one source of randomness: the shared sfc32 generator
+ * (`@handset/device-drivers/core`), its state from splitmix32 of the seed. Every key,
+ * payment id, amount, delay and fault of a run is drawn from one instance, in the order
+ * the single-threaded event loop asks, so the same seed replays exactly.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { Sfc32 } from '@handset/device-drivers/core';
 import { type CryptoProvider, type Ed25519KeyPair, nodeCrypto } from '../protocol/index';
 
-export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  /** `seed`: any non-negative safe integer. */
+export class Prng extends Sfc32 {
+  /** `seed`: any non-negative safe integer (all 53 bits count). */
   constructor(seed: number) {
-    let s = (seed >>> 0) ^ Math.floor(seed / 2 ** 32) ^ 0x9e3779b9;
-    const mix = () => {
-      s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
-      z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
-      return (z ^ (z >>> 15)) >>> 0;
-    };
-    this.a = mix();
-    this.b = mix();
-    this.c = mix();
-    this.d = mix();
-    for (let i = 0; i < 12; i++) this.u32();
+    super(splitmixState(seed), 12);
   }
 
   /** Uniform 32-bit unsigned integer. */
   u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    return this.u32() / 2 ** 32;
-  }
-
-  /** Uniform integer in [lo, hi] (inclusive). */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
+    return this.nextU32();
   }
 
   /** True with probability `p`. */
   chance(p: number): boolean {
     return p > 0 && this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    const x = items[Math.floor(this.next() * items.length)];
-    if (x === undefined) throw new RangeError('pick from an empty list');
-    return x;
   }
 
   bytes(n: number): Uint8Array {
@@ -70,6 +32,19 @@ export class Prng {
     }
     return out;
   }
+}
+
+/** sfc32's four state words from splitmix32 of the seed. */
+function splitmixState(seed: number): [number, number, number, number] {
+  let s = (seed >>> 0) ^ Math.floor(seed / 2 ** 32) ^ 0x9e3779b9;
+  const mix = () => {
+    s = (s + 0x9e3779b9) | 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+    z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+    return (z ^ (z >>> 15)) >>> 0;
+  };
+  return [mix(), mix(), mix(), mix()];
 }
 
 /**

@@ -7,23 +7,7 @@ import { main } from '../../src/cli/program';
 import { BundleError, FlashError } from '../../src/provision/errors';
 import { generateReleaseKey } from '../../src/provision/keys';
 import { readSlotState } from '../../src/provision/slots';
-import { KEY, sampleBundle, tempDir } from './helpers';
-
-/** Every file (content) and symlink (target) under dir, for "nothing changed" checks. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (d: string, rel: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isSymbolicLink()) out[r] = `-> ${await readlink(p)}`;
-      else if (e.isDirectory()) await walk(p, r);
-      else out[r] = (await readFile(p)).toString('base64');
-    }
-  };
-  await walk(dir, '');
-  return out;
-}
+import { KEY, sampleBundle, snapshot, tempDir } from './helpers';
 
 describe('handset flash (A/B slots)', () => {
   let t: { dir: string; cleanup: () => Promise<void> };

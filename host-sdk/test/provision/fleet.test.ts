@@ -7,7 +7,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,19 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HANDSET_BIN } from '../../../hil-tests/src/built-cli';
 import { recordingIo } from '../../src/cli/io';
 import { main } from '../../src/cli/program';
+import { freePort } from '../../src/cloud/mqtt/mosquitto';
 import { type RunningCloud, startCloud } from '../../src/cloud/service';
 import { SimHandset } from '../../src/cloud/sim';
 import { encodeMessageText } from '../../src/protocol/index';
 
 const TOKEN = 'fleet-test-token';
 
-async function closedPortUrl(): Promise<string> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return `http://127.0.0.1:${port}`;
-}
+/** A URL where nothing listens. */
+const closedPortUrl = async () => `http://127.0.0.1:${await freePort()}`;
 
 describe('handset fleet (real cloud, simulated handsets)', () => {
   let cloud: RunningCloud;

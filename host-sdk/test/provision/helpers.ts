@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeCrypto } from '@handset/host-sdk/protocol';
@@ -35,4 +35,20 @@ export function sampleBundle(version = '1.0.0', seed = 1, big = 0, key = KEY) {
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Every file (content) and symlink (target) under dir, for "nothing changed" checks. */
+export async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string, rel: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isSymbolicLink()) out[r] = `-> ${await readlink(p)}`;
+      else if (e.isDirectory()) await walk(p, r);
+      else out[r] = (await readFile(p)).toString('base64');
+    }
+  };
+  await walk(dir, '');
+  return out;
 }

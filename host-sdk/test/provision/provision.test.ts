@@ -9,7 +9,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HANDSET_BIN } from '../../../hil-tests/src/built-cli';
 import { recordingIo } from '../../src/cli/io';
 import { main } from '../../src/cli/program';
+import { freePort } from '../../src/cloud/mqtt/mosquitto';
 import { type RunningCloud, startCloud } from '../../src/cloud/service';
 import { generatePaycode, nodeCrypto, toBase64Url } from '../../src/protocol/index';
 import { provisionRequestId } from '../../src/provision/provision';
@@ -28,13 +28,8 @@ import { provisionRequestId } from '../../src/provision/provision';
 const TOKEN = 'provision-test-token';
 const SEED_KEY = 'ab'.repeat(32);
 
-async function closedPortUrl(): Promise<string> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return `http://127.0.0.1:${port}`;
-}
+/** A URL where nothing listens. */
+const closedPortUrl = async () => `http://127.0.0.1:${await freePort()}`;
 
 describe('handset provision (real cloud, simulated R307 on a pty)', () => {
   let cloud: RunningCloud;
@@ -57,6 +52,24 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
     const code = await main(['provision', ...args], io);
     return { code, out: io.stdout, err: io.stderr };
   }
+
+  /** `handset provision` with the usual flags (account alice, this cloud, the sensor on the pty), then `extra`. */
+  const provisionDevice = (
+    o: { device: string; dataDir: string; account?: string; cloud?: string; sensor?: boolean },
+    ...extra: string[]
+  ) =>
+    provision([
+      '--device-id',
+      o.device,
+      '--account',
+      o.account ?? 'alice',
+      '--cloud',
+      o.cloud ?? cloud.httpUrl,
+      '--data-dir',
+      o.dataDir,
+      ...(o.sensor === false ? [] : ['--port', pty.b]),
+      ...extra,
+    ]);
 
   const dir = (name: string) => join(root, name);
   const sha = (b: Uint8Array | undefined) =>
@@ -117,18 +130,7 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
 
   it('provisions with the 2 enrolled slots: cloud record, sealed seed, config; no secret printed', async () => {
     const d = dir('hs-p1');
-    const r = await provision([
-      '--device-id',
-      'hs-p1',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      d,
-      '--port',
-      pty.b,
-    ]);
+    const r = await provisionDevice({ device: 'hs-p1', dataDir: d });
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('provisioned hs-p1 for account alice');
@@ -187,19 +189,7 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
     const d = dir('hs-p1');
     const before = openKeystore(d, 'hs-p1');
     const seedBefore = before.paycodeSeed(before.unlock({ slot: 3, score: 100 }));
-    const r = await provision([
-      '--device-id',
-      'hs-p1',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      d,
-      '--port',
-      pty.b,
-      '--json',
-    ]);
+    const r = await provisionDevice({ device: 'hs-p1', dataDir: d }, '--json');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out);
@@ -215,20 +205,7 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
   it('a replay whose enrolment differs from the cloud record is refused, the keystore untouched', async () => {
     const d = dir('hs-p1');
     const bytes = readFileSync(join(d, 'keystore.json'));
-    const r = await provision([
-      '--device-id',
-      'hs-p1',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      d,
-      '--port',
-      pty.b,
-      '--slots',
-      '7',
-    ]);
+    const r = await provisionDevice({ device: 'hs-p1', dataDir: d }, '--slots', '7');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^handset: ENROLMENT_MISMATCH: the cloud registered hs-p1 with slots 3,7, the sensor holds 7;/);
     expect(readFileSync(join(d, 'keystore.json'))).toEqual(bytes);
@@ -236,18 +213,7 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
 
   it('the same device id with another key (a fresh directory) is refused, nothing written', async () => {
     const d = dir('hs-p1-again');
-    const r = await provision([
-      '--device-id',
-      'hs-p1',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      d,
-      '--port',
-      pty.b,
-    ]);
+    const r = await provisionDevice({ device: 'hs-p1', dataDir: d });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^handset: DEVICE_KEY_MISMATCH: the cloud already has hs-p1 with another device key/);
     expect(existsSync(d) ? readdirSync(d) : []).toEqual([]);
@@ -255,18 +221,7 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
 
   it('a refused registration (unknown account) removes the key it wrote', async () => {
     const d = dir('hs-p2');
-    const r = await provision([
-      '--device-id',
-      'hs-p2',
-      '--account',
-      'nobody',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      d,
-      '--port',
-      pty.b,
-    ]);
+    const r = await provisionDevice({ device: 'hs-p2', dataDir: d, account: 'nobody' });
     expect(r.code).toBe(1);
     expect(r.err).toBe('handset: REGISTRATION_REJECTED: the cloud refused to register hs-p2: unknown_account\n');
     expect(existsSync(d) ? readdirSync(d) : []).toEqual([]);
@@ -275,36 +230,14 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
 
   it('a cloud that does not answer, a wrong token, a bad URL: typed errors, nothing written', async () => {
     const d = dir('hs-p3');
-    let r = await provision([
-      '--device-id',
-      'hs-p3',
-      '--account',
-      'alice',
-      '--cloud',
-      await closedPortUrl(),
-      '--data-dir',
-      d,
-      '--port',
-      pty.b,
-    ]);
+    let r = await provisionDevice({ device: 'hs-p3', dataDir: d, cloud: await closedPortUrl() });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^handset: CLOUD_UNREACHABLE: cannot reach the cloud at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\n$/);
     expect(existsSync(d)).toBe(false);
 
     process.env.HANDSET_API_TOKEN = 'wrong';
     try {
-      r = await provision([
-        '--device-id',
-        'hs-p3',
-        '--account',
-        'alice',
-        '--cloud',
-        cloud.httpUrl,
-        '--data-dir',
-        d,
-        '--port',
-        pty.b,
-      ]);
+      r = await provisionDevice({ device: 'hs-p3', dataDir: d });
     } finally {
       process.env.HANDSET_API_TOKEN = TOKEN;
     }
@@ -312,64 +245,30 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
     expect(r.err).toMatch(/^handset: CLOUD_UNAUTHORISED: GET \/health: 401 UNAUTHORISED .*HANDSET_API_TOKEN/);
     expect(existsSync(d)).toBe(false);
 
-    r = await provision(['--device-id', 'hs-p3', '--account', 'alice', '--cloud', 'ftp://x', '--data-dir', d, '--port', pty.b]);
+    r = await provisionDevice({ device: 'hs-p3', dataDir: d, cloud: 'ftp://x' });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^handset: CLOUD_URL_INVALID:/);
     expect(existsSync(d)).toBe(false);
   }, 60_000);
 
   it('refuses without a sensor unless --no-fingerprint, an empty slot, a keystore without its secret', async () => {
-    let r = await provision(['--device-id', 'hs-p4', '--account', 'alice', '--cloud', cloud.httpUrl, '--data-dir', dir('hs-p4')]);
+    let r = await provisionDevice({ device: 'hs-p4', dataDir: dir('hs-p4'), sensor: false });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^handset: NO_ENROLMENT: no sensor .*--port, or --no-fingerprint/);
     expect(existsSync(dir('hs-p4'))).toBe(false);
 
-    r = await provision([
-      '--device-id',
-      'hs-p4',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      dir('hs-p4'),
-      '--port',
-      pty.b,
-      '--slots',
-      '3,9',
-    ]);
+    r = await provisionDevice({ device: 'hs-p4', dataDir: dir('hs-p4') }, '--slots', '3,9');
     expect(r.code).toBe(1);
     expect(r.err).toBe('handset: SLOT_EMPTY: slot 9 of the sensor holds no template (occupied: 3,7)\n');
     expect(existsSync(dir('hs-p4'))).toBe(false);
 
-    r = await provision([
-      '--device-id',
-      'hs-p4',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      dir('hs-p4'),
-      '--slots',
-      'x',
-    ]);
+    r = await provisionDevice({ device: 'hs-p4', dataDir: dir('hs-p4'), sensor: false }, '--slots', 'x');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^handset: INVALID: --slots 'x'/);
 
     mkdirSync(dir('orphan'));
     writeFileSync(join(dir('orphan'), 'keystore.json'), '{}');
-    r = await provision([
-      '--device-id',
-      'hs-p4',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      dir('orphan'),
-      '--no-fingerprint',
-    ]);
+    r = await provisionDevice({ device: 'hs-p4', dataDir: dir('orphan'), sensor: false }, '--no-fingerprint');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^handset: SECRET_MISSING:/);
     expect(readdirSync(dir('orphan'))).toEqual(['keystore.json']);
@@ -377,19 +276,12 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
 
   it('--no-fingerprint: key and config, no registration; a later run with the sensor registers that key', async () => {
     const d = dir('hs-p5');
-    let r = await provision([
-      '--device-id',
-      'hs-p5',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      d,
+    let r = await provisionDevice(
+      { device: 'hs-p5', dataDir: d, sensor: false },
       '--no-fingerprint',
       '--broker',
       'mqtt://10.0.0.2:1883',
-    ]);
+    );
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('registration skipped');
@@ -399,20 +291,7 @@ describe('handset provision (real cloud, simulated R307 on a pty)', () => {
     expect(readFileSync(join(d, 'handset.env'), 'utf8')).toContain('HANDSET_BROKER_URL=mqtt://10.0.0.2:1883\n');
     expect((await http('GET', '/v1/devices/hs-p5')).status).toBe(404);
 
-    r = await provision([
-      '--device-id',
-      'hs-p5',
-      '--account',
-      'alice',
-      '--cloud',
-      cloud.httpUrl,
-      '--data-dir',
-      d,
-      '--port',
-      pty.b,
-      '--slots',
-      '7',
-    ]);
+    r = await provisionDevice({ device: 'hs-p5', dataDir: d }, '--slots', '7');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('device key   kept (already present)');
