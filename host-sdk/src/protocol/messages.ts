@@ -300,18 +300,22 @@ function pathString(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '$' : path.map((p) => String(p)).join('.');
 }
 
-function parseJson(bytes: Uint8Array | string): unknown {
+/**
+ * Size limit, strict UTF-8, JSON, no duplicate keys: the first checks of every message
+ * decoder of the wire contract (these messages, and OTA's with their own size limit).
+ */
+export function parseJson(bytes: Uint8Array | string, maxBytes = MAX_MESSAGE_BYTES): unknown {
   let text: string;
   if (typeof bytes === 'string') {
     text = bytes;
-    if (text.length > MAX_MESSAGE_BYTES)
-      throw new MessageError('MESSAGE_TOO_LARGE', `message exceeds ${MAX_MESSAGE_BYTES} bytes`, '$', {
-        details: { size: text.length },
-      });
+    // UTF-16 units <= UTF-8 bytes: a string too long in units is too long in bytes
+    const size = text.length > maxBytes ? text.length : new TextEncoder().encode(text).length;
+    if (size > maxBytes)
+      throw new MessageError('MESSAGE_TOO_LARGE', `message exceeds ${maxBytes} bytes`, '$', { details: { size } });
   } else {
     if (!(bytes instanceof Uint8Array)) throw new MessageError('MESSAGE_NOT_BYTES', 'message must be bytes or a string', '$');
-    if (bytes.length > MAX_MESSAGE_BYTES)
-      throw new MessageError('MESSAGE_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${MAX_MESSAGE_BYTES}`, '$', {
+    if (bytes.length > maxBytes)
+      throw new MessageError('MESSAGE_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxBytes}`, '$', {
         details: { size: bytes.length },
       });
     const decoded = fromUtf8(bytes);
@@ -321,8 +325,6 @@ function parseJson(bytes: Uint8Array | string): unknown {
       });
     text = decoded;
   }
-  if (new TextEncoder().encode(text).length > MAX_MESSAGE_BYTES)
-    throw new MessageError('MESSAGE_TOO_LARGE', `message exceeds ${MAX_MESSAGE_BYTES} bytes`, '$');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -381,13 +383,18 @@ export function validateMessage<K extends MessageKind>(kind: K, value: unknown):
     throw new MessageError('MESSAGE_VERSION', `unsupported version ${JSON.stringify(obj.v)} of ${kind}`, 'v');
   const r = schema.safeParse(value);
   if (r.success) return r.data as MessageMap[K];
-  const issue = r.error.issues[0]!;
+  throw schemaError(kind, r.error);
+}
+
+/** A schema failure as the typed error every decoder throws: its first issue, with the field path. */
+export function schemaError(kind: string, error: z.ZodError): MessageError {
+  const issue = error.issues[0]!;
   let path = [...issue.path];
   if (issue.code === 'unrecognized_keys') path = [...path, issue.keys[0] ?? ''];
   const params = (issue as { params?: { reason?: string } }).params;
   const reason = params?.reason ?? issue.code;
   const where = pathString(path);
-  throw new MessageError('MESSAGE_INVALID', `${kind}: ${where}: ${issue.message}`, where, { details: { reason, kind } });
+  return new MessageError('MESSAGE_INVALID', `${kind}: ${where}: ${issue.message}`, where, { details: { reason, kind } });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { fromUtf8, utf8 } from './encoding';
 import { MessageError } from './errors';
-import { PROTOCOL_VERSION, sha256HexSchema, signatureSchema, timestampSchema } from './messages';
+import { PROTOCOL_VERSION, parseJson, schemaError, sha256HexSchema, signatureSchema, timestampSchema } from './messages';
 
 /**
  * Firmware bundles and over-the-air updates: the manifest a release key signs, and the
@@ -167,32 +167,13 @@ export interface OtaMessageMap {
 }
 export type AnyOtaMessage = OtaMessageMap[OtaMessageKind];
 
-function parseOtaJson(bytes: Uint8Array | string): unknown {
-  const size = typeof bytes === 'string' ? bytes.length : bytes.length;
-  if (size > OTA_MAX_MESSAGE_BYTES)
-    throw new MessageError('MESSAGE_TOO_LARGE', `OTA message of ${size} bytes exceeds ${OTA_MAX_MESSAGE_BYTES}`, '$');
-  let text: string;
-  if (typeof bytes === 'string') text = bytes;
-  else {
-    const d = fromUtf8(bytes);
-    if (typeof d !== 'string') throw new MessageError('MESSAGE_NOT_UTF8', `invalid UTF-8 at byte ${d.offset}`, '$');
-    text = d;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new MessageError('MESSAGE_NOT_JSON', `not JSON: ${cause instanceof Error ? cause.message : String(cause)}`, '$');
-  }
-}
-
 function validateOta<K extends OtaMessageKind>(kind: K, value: unknown): OtaMessageMap[K] {
   const r = otaMessageSchemas[kind].safeParse(value);
   if (r.success) return r.data as OtaMessageMap[K];
-  const issue = r.error.issues[0]!;
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-  const where = path.length === 0 ? '$' : path.map(String).join('.');
-  throw new MessageError('MESSAGE_INVALID', `${kind}: ${where}: ${issue.message}`, where, { details: { kind } });
+  throw schemaError(kind, r.error);
 }
+
+const parseOtaJson = (bytes: Uint8Array | string) => parseJson(bytes, OTA_MAX_MESSAGE_BYTES);
 
 /** Decodes one OTA message of an expected kind (size, UTF-8, JSON, strict schema) or throws MessageError. */
 export function decodeOtaMessage<K extends OtaMessageKind>(kind: K, bytes: Uint8Array | string): OtaMessageMap[K] {

@@ -175,3 +175,30 @@ describe('messages', () => {
     expect(newPaymentId(nodeCrypto.randomBytes, 1)).not.toBe(newPaymentId(nodeCrypto.randomBytes, 1));
   });
 });
+
+describe('OTA messages share the decoders first checks', () => {
+  const id = '0f8fad5b-d9cb-469f-a165-70867728950e';
+  const done = `{"v":1,"type":"ota.done","updateId":"${id}"}`;
+
+  it('decodes a valid message; duplicate keys, bad UTF-8, non-JSON and oversize are typed errors', async () => {
+    const { decodeOtaMessage, decodeAnyOtaMessage, OTA_MAX_MESSAGE_BYTES } = await import('../../src/protocol/index');
+    expect(decodeOtaMessage('ota.done', done)).toEqual({ v: 1, type: 'ota.done', updateId: id });
+    expect(decodeAnyOtaMessage(new TextEncoder().encode(done))).toMatchObject({ type: 'ota.done' });
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    expect(code(() => decodeOtaMessage('ota.done', `{"v":1,"type":"ota.done","updateId":"${id}","updateId":"x"}`))).toBe(
+      'MESSAGE_DUPLICATE_KEY',
+    );
+    expect(code(() => decodeOtaMessage('ota.done', Uint8Array.of(0x7b, 0xff, 0x7d)))).toBe('MESSAGE_NOT_UTF8');
+    expect(code(() => decodeOtaMessage('ota.done', '{"v":1,'))).toBe('MESSAGE_NOT_JSON');
+    expect(code(() => decodeOtaMessage('ota.done', 'x'.repeat(OTA_MAX_MESSAGE_BYTES + 1)))).toBe('MESSAGE_TOO_LARGE');
+    expect(code(() => decodeOtaMessage('ota.done', '{"v":1,"type":"ota.done","updateId":"nope"}'))).toBe('MESSAGE_INVALID');
+    expect(code(() => decodeAnyOtaMessage('{"v":1,"type":"ota.nope"}'))).toBe('MESSAGE_KIND');
+  });
+});
