@@ -590,7 +590,7 @@ export class CloudCenter {
     while (this.waiting.length) {
       const group = this.waiting.splice(0);
       try {
-        const all = group.length === 1 ? group[0]!.cands : group.flatMap((g) => g.cands);
+        const all = group.flatMap((g) => g.cands);
         const finals = await this.unitOfWork((stores) => this.claimBookFinalise(all, stores));
         for (const g of group) g.resolve(finals);
       } catch (err) {

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { HandsetError, ValidationError } from '@handset/device-drivers/core';
 import type { AuthInput, ChargeInput, CloudPolicy, Outcome } from './center';
 import { type CloudLogger, silentLogger } from './log';
+import { storeKindOf } from './stores';
 
 /** What the MQTT ingest needs to decide payment batches: the CloudCenter, or a thread running one. */
 export interface Decider {
@@ -94,7 +95,8 @@ export class DecisionThread implements Decider {
 
   /** Starts the thread; resolves once its stores are open. */
   static async start(o: DecisionThreadOptions): Promise<DecisionThread> {
-    if (!o.store.startsWith('postgres') && !(o.store.startsWith('sqlite:') && o.store !== 'sqlite::memory:'))
+    const kind = storeKindOf(o.store);
+    if (kind !== 'sqlite-file' && kind !== 'postgres')
       throw new ValidationError(`a decision thread needs a file or PostgreSQL store, not ${o.store}`, {
         device: 'cloud',
         code: 'BAD_ARGUMENT',

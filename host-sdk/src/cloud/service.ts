@@ -7,7 +7,7 @@ import { type CloudLogger, silentLogger } from './log';
 import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker';
 import { CloudIngest } from './mqtt/ingest';
 import { SeedVault } from './registry/vault';
-import { type OpenStores, openStores } from './stores';
+import { type OpenStores, openStores, storeKindOf } from './stores';
 import { Ed25519VerifyPool } from './verify-pool';
 
 export interface StartCloudOptions {
@@ -99,7 +99,7 @@ export async function startCloud(o: StartCloudOptions = {}): Promise<RunningClou
   const storeSpec = o.store ?? 'sqlite:.handset/cloud';
   const useThread =
     o.decisionThread === 'auto'
-      ? storeSpec.startsWith('sqlite:') && storeSpec !== 'sqlite::memory:' && (!o.clock || o.clock === systemClock)
+      ? storeKindOf(storeSpec) === 'sqlite-file' && (!o.clock || o.clock === systemClock)
       : Boolean(o.decisionThread);
   if (useThread && o.clock && o.clock !== systemClock) {
     await stores.close();

@@ -46,6 +46,16 @@ export interface OpenStores {
   close(): Promise<void>;
 }
 
+/**
+ * What a store spec names: a SQLite file (`sqlite:DIR`), SQLite in memory
+ * (`sqlite::memory:`), PostgreSQL (`postgres://...`), or nothing valid (`undefined`).
+ */
+export function storeKindOf(spec: string): 'sqlite-file' | 'sqlite-memory' | 'postgres' | undefined {
+  if (spec === 'sqlite::memory:') return 'sqlite-memory';
+  if (spec.startsWith('sqlite:')) return 'sqlite-file';
+  return /^postgres(ql)?:\/\//.test(spec) ? 'postgres' : undefined;
+}
+
 /** Opens the ledger and registry named by a store spec, creating tables as needed. */
 export async function openStores(o: StoreSpecOptions = {}): Promise<OpenStores> {
   const spec = o.store ?? 'sqlite:.handset/cloud';
@@ -56,7 +66,8 @@ export async function openStores(o: StoreSpecOptions = {}): Promise<OpenStores> 
   let kind: 'sqlite' | 'postgres';
   let unitOfWork: UnitOfWork | undefined;
   let extra = async () => {};
-  if (spec.startsWith('sqlite:')) {
+  const named = storeKindOf(spec);
+  if (named === 'sqlite-file' || named === 'sqlite-memory') {
     kind = 'sqlite';
     const dir = spec.slice('sqlite:'.length);
     const memory = dir === ':memory:';
@@ -71,7 +82,7 @@ export async function openStores(o: StoreSpecOptions = {}): Promise<OpenStores> 
     const scope: StoreScope = { registry: new SqlRegistry(client.joined()), ledger: sqliteLedger.joined() };
     unitOfWork = (fn) => file.transaction(() => fn(scope));
     extra = () => file.close();
-  } else if (/^postgres(ql)?:\/\//.test(spec)) {
+  } else if (named === 'postgres') {
     kind = 'postgres';
     const { pool } = makePool({ connectionString: spec, max: 10 });
     const schema = o.schema ?? 'handset';
